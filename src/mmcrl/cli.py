@@ -1,0 +1,181 @@
+"""``mmcrl <stage>``: the pipeline stages as commands, usable with or without Snakemake.
+
+``--config`` takes a YAML file (the whole study) or inline JSON (the slice a workflow rule passes); either is
+validated and completed with the schema's defaults. Errors print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from mmcrl.config import ConfigError, load_config, validate_config
+from mmcrl.io import derive_seed, write_json
+
+log = logging.getLogger("mmcrl")
+
+
+def _config(value: str) -> dict[str, Any]:
+    if value.lstrip().startswith("{"):
+        try:
+            return validate_config(json.loads(value))
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--config: inline JSON is malformed ({error.msg})") from error
+    return load_config(value)
+
+
+def _entry(config: dict[str, Any], section: str, name: str) -> dict[str, Any]:
+    if name not in config[section]:
+        raise ConfigError(f"{section} {name!r} is not in the config (defined: {', '.join(sorted(config[section]))})")
+    return config[section][name]
+
+
+def cmd_synthesize(args: argparse.Namespace) -> None:
+    from mmcrl.data.synthetic import SyntheticSpec, write_dataset
+
+    spec = SyntheticSpec.from_config(args.dataset, _entry(_config(args.config), "datasets", args.dataset))
+    manifest = write_dataset(spec, args.seed, args.out)
+    log.info("wrote %s", manifest.parent)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from mmcrl.data.synthetic import load_dataset
+    from mmcrl.train import fit, save_checkpoint
+
+    config = _config(args.config)
+    entry = _entry(config, "methods", args.method)
+    run = f"{args.experiment}/{args.dataset}/{args.method}/seed{args.seed}"
+    seed = derive_seed(args.experiment, args.dataset, args.method, args.seed) % 2**31
+    model, record = fit(load_dataset(args.data), entry["method"], entry["params"], config["training"], seed, run)
+    save_checkpoint(args.out, model, record | {"method_name": args.method})
+    log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
+
+
+def cmd_recover(args: argparse.Namespace) -> None:
+    from mmcrl.data.synthetic import load_dataset
+    from mmcrl.recover import recover_structure
+    from mmcrl.train import encode, load_checkpoint
+
+    config = _config(args.config)
+    model, _ = load_checkpoint(args.model)
+    _, observations = load_dataset(args.data).split("val")
+    structure = recover_structure(encode(model, observations), config["recover"]["min_correlation"])
+    write_json(args.out, structure)
+    log.info("recovered %d latents, %d conflicts", structure["n_recovered_latents"], len(structure["conflicts"]))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from mmcrl.data.synthetic import load_dataset
+    from mmcrl.evaluate import evaluate
+    from mmcrl.io import read_json
+    from mmcrl.train import encode, load_checkpoint
+
+    config = _config(args.config)
+    dataset = load_dataset(args.data)
+    model, record = load_checkpoint(args.model)
+    val = encode(model, dataset.split("val")[1])
+    test = encode(model, dataset.split("test")[1])
+    structure = read_json(args.structure)
+    result = evaluate(
+        dataset,
+        val,
+        test,
+        structure,
+        config["evaluation"]["kernel_max_fit"],
+        config["evaluation"]["pc_alpha"],
+    )
+    result["summary"]["train_seconds"] = record["train_seconds"]
+    result["patterns"] = {
+        "true": dataset.ground_truth["sharing_pattern"],
+        "recovered": structure["recovered_pattern"],
+    }
+    identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": args.seed}
+    write_json(args.out, identity | {"told": type(model).told} | result)
+    log.info("%s", json.dumps(result["summary"]))
+
+
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from mmcrl.aggregate import write_tables
+
+    write_tables(args.inputs, args.out_dir, args.metrics_json)
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
+    from mmcrl.figures import write_figures
+
+    write_figures(args.experiment, args.tables, args.runs, _config(args.config)["figures"], args.out_dir)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmcrl", description=__doc__.splitlines()[0])
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    def stage(name: str, handler, help_text: str) -> argparse.ArgumentParser:  # noqa: ANN001
+        sub = stages.add_parser(name, help=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    def run_identity(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--experiment", required=True)
+        sub.add_argument("--dataset", required=True)
+        sub.add_argument("--method", required=True)
+        sub.add_argument("--seed", type=int, required=True)
+
+    sub = stage("synthesize", cmd_synthesize, "draw one replicate of a synthetic dataset")
+    sub.add_argument("--config", required=True, help="YAML file or inline JSON")
+    sub.add_argument("--dataset", required=True)
+    sub.add_argument("--seed", type=int, required=True, help="replicate seed (DAG, mechanisms, mixing, samples)")
+    sub.add_argument("--out", required=True, help="output directory")
+
+    sub = stage("train", cmd_train, "train one method on one dataset replicate")
+    sub.add_argument("--config", required=True)
+    run_identity(sub)
+    sub.add_argument("--data", required=True, help="dataset directory")
+    sub.add_argument("--out", required=True, help="checkpoint path (model.pt)")
+
+    sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings")
+    sub.add_argument("--config", required=True)
+    sub.add_argument("--model", required=True)
+    sub.add_argument("--data", required=True)
+    sub.add_argument("--out", required=True, help="structure.json path")
+
+    sub = stage("evaluate", cmd_evaluate, "score a trained model against the ground truth")
+    sub.add_argument("--config", required=True)
+    run_identity(sub)
+    sub.add_argument("--model", required=True)
+    sub.add_argument("--structure", required=True)
+    sub.add_argument("--data", required=True)
+    sub.add_argument("--out", required=True, help="metrics.json path")
+
+    sub = stage("aggregate", cmd_aggregate, "gather metrics.json files into tables")
+    sub.add_argument("inputs", nargs="+", help="metrics.json files")
+    sub.add_argument("--out-dir", required=True)
+    sub.add_argument("--metrics-json", required=True)
+
+    sub = stage("figures", cmd_figures, "draw the figures from the tables")
+    sub.add_argument("--config", required=True)
+    sub.add_argument("--experiment", required=True)
+    sub.add_argument("--tables", required=True, help="directory with runs.csv and latents.csv")
+    sub.add_argument("--runs", nargs="+", required=True, help="the experiment's metrics.json files")
+    sub.add_argument("--out-dir", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        args.handler(args)
+    except (ConfigError, ValueError, RuntimeError) as error:
+        print(f"mmcrl {args.stage}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

@@ -1,0 +1,92 @@
+"""The study configuration: one YAML tree validated against ``config.schema.yaml``, defaults filled in.
+
+A wrong key, type or value raises :class:`ConfigError` whose message is one sentence naming the key, before any
+work starts. Beyond the schema, the datasets are checked for a valid generative model (every latent seen, d_m > |S_m|)
+and experiments for references to defined datasets and methods.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from mmcrl.data.synthetic import SyntheticSpec
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line that names the offending key."""
+
+
+def schema() -> dict[str, Any]:
+    """The JSON schema of the configuration (shipped inside the package)."""
+    return yaml.safe_load(resources.files("mmcrl").joinpath("config.schema.yaml").read_text())
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and return it validated, with defaults filled in."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: config file not found") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from error
+    return validate_config(raw)
+
+
+def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """A validated deep copy of ``raw`` with every schema default filled in; raises :class:`ConfigError`."""
+    config = copy.deepcopy(raw)
+    validator = _DefaultFillingValidator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_describe(error))
+    _check_references(config)
+    _check_datasets(config)
+    return config
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return f"config key {key}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
+    if error.validator == "oneOf":
+        return f"config key {key}: {error.instance!r} matches none of the allowed forms ({error.schema.get('description', '').strip()})"
+    return f"config key {key}: {error.message}"
+
+
+def _check_references(config: dict[str, Any]) -> None:
+    for experiment, grid in config["experiments"].items():
+        for kind in ("datasets", "methods"):
+            for name in grid[kind]:
+                if name not in config[kind]:
+                    defined = ", ".join(sorted(config[kind])) or "none"
+                    raise ConfigError(
+                        f"config key experiments.{experiment}.{kind}: {name!r} is not defined under {kind} "
+                        f"(defined: {defined})"
+                    )
+
+
+def _check_datasets(config: dict[str, Any]) -> None:
+    for name, entry in config["datasets"].items():
+        try:
+            SyntheticSpec.from_config(name, entry).check()
+        except ValueError as error:
+            raise ConfigError(f"config key datasets.{name}: {error}") from error
+
+
+def _fill_defaults(validator, properties, instance, schema_):  # noqa: ANN001 (jsonschema validator hook)
+    if isinstance(instance, dict):
+        for key, subschema in properties.items():
+            if "default" in subschema and key not in instance:
+                instance[key] = copy.deepcopy(subschema["default"])
+    yield from jsonschema.Draft7Validator.VALIDATORS["properties"](validator, properties, instance, schema_)
+
+
+_DefaultFillingValidator = jsonschema.validators.extend(jsonschema.Draft7Validator, {"properties": _fill_defaults})

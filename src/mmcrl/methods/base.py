@@ -1,0 +1,96 @@
+"""The contract every method meets, and the shared machinery of the contrastive ones."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from mmcrl.methods.losses import correspondence_infonce, uniformity
+from mmcrl.models.encoders import mlp_encoder
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method is given: observed dimensions d_m, learned dimensions k_m, and, only for methods that declare
+    ``told_pattern``, the true sharing pattern."""
+
+    observed_dims: list[int]
+    latent_dims: list[int]
+    width: int
+    depth: int
+    tau: float
+    sharing_pattern: np.ndarray | None = None
+
+
+class ContrastiveMethod(nn.Module):
+    """One MLP encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities,
+    plus an optional per-modality uniformity term:
+
+    L = Σ_{a<b} InfoNCE_{W_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)).
+
+    Subclasses say what the correspondence W_ab is (:meth:`correspondence`) and what they are told (``told``).
+    """
+
+    told: ClassVar[str] = "nothing"
+    told_pattern: ClassVar[bool] = False
+    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight")
+    default_uniformity_weight: ClassVar[float] = 0.0
+
+    def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
+        super().__init__()
+        unused = sorted(set(params) - set(self.option_names))
+        if unused:
+            raise ValueError(
+                f"{type(self).__name__} does not use option(s) {', '.join(unused)}; it uses {', '.join(self.option_names)}"
+            )
+        if self.told_pattern and context.sharing_pattern is None:
+            raise ValueError(f"{type(self).__name__} needs the true sharing pattern")
+        self.context = context
+        self.tau = float(params.get("tau", context.tau))
+        self.uniformity_weight = float(params.get("uniformity_weight", self.default_uniformity_weight))
+        self.encoders = nn.ModuleList(
+            mlp_encoder(d, k, context.width, context.depth)
+            for d, k in zip(context.observed_dims, context.latent_dims, strict=True)
+        )
+        self.pairs = list(itertools.combinations(range(len(self.encoders)), 2))
+
+    def forward(self, observations: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Encodings [f_m(x_m)] of a batch."""
+        return [encoder(x) for encoder, x in zip(self.encoders, observations, strict=True)]
+
+    def correspondence(self, a: int, b: int, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W_ab, s_ab) for the pair (a, b) on this batch."""
+        raise NotImplementedError
+
+    def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
+        """The training objective on one batch; ``progress`` ∈ [0, 1) is the fraction of training done."""
+        total = encodings[0].new_zeros(())
+        for a, b in self.pairs:
+            weights, signs = self.correspondence(a, b, encodings)
+            if weights.sum() > 0:
+                total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, self.tau)
+        if self.uniformity_weight > 0:
+            total = total + self.uniformity_weight * sum(uniformity(u) for u in encodings)
+        return total
+
+
+class FixedCorrespondenceMethod(ContrastiveMethod):
+    """A contrastive method whose correspondences W_ab are fixed before training (signs all +1)."""
+
+    def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
+        super().__init__(context, params)
+        for a, b in self.pairs:
+            self.register_buffer(f"correspondence_{a}_{b}", self.fixed_correspondence(a, b))
+
+    def fixed_correspondence(self, a: int, b: int) -> torch.Tensor:
+        """W_ab, a k_a × k_b 0/1 matrix."""
+        raise NotImplementedError
+
+    def correspondence(self, a: int, b: int, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = getattr(self, f"correspondence_{a}_{b}")
+        return weights, torch.ones_like(weights)

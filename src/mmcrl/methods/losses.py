@@ -1,0 +1,45 @@
+"""Losses shared by the contrastive methods.
+
+Notation: u = f_a(x_a) ∈ R^{B × k_a}, v = f_b(x_b) ∈ R^{B × k_b} are the encodings of one batch of B paired samples.
+A *correspondence* W ∈ [0, 1]^{k_a × k_b} says which coordinate of a is the same latent as which coordinate of b, and
+a sign matrix s ∈ {±1}^{k_a × k_b} allows a coordinate to be encoded with opposite signs in the two modalities.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def correspondence_infonce(
+    u: torch.Tensor, v: torch.Tensor, correspondence: torch.Tensor, signs: torch.Tensor, tau: float
+) -> torch.Tensor:
+    """Symmetric InfoNCE whose similarity counts only corresponding coordinates.
+
+    sim(k, l) = −(1/τ) Σ_ij W_ij (u_ki − s_ij v_lj)², expanded as
+    −(1/τ) [ Σ_i u_ki² W_i· + Σ_j v_lj² W_·j − 2 u_k (W ∘ s) v_lᵀ ] so the B × B logits cost one matrix product.
+    The loss is ½ [CE(sim, diag) + CE(simᵀ, diag)]: positives are the paired samples, negatives the rest of the batch.
+    For W = I (all coordinates matched in order) this is the squared-L2 InfoNCE of Daunhawer et al. 2023.
+    """
+    row_mass = correspondence.sum(dim=1)
+    column_mass = correspondence.sum(dim=0)
+    cross = u @ (correspondence * signs) @ v.T
+    squared_distance = (u.square() @ row_mass)[:, None] + (v.square() @ column_mass)[None, :] - 2.0 * cross
+    logits = -squared_distance / tau
+    targets = torch.arange(u.shape[0], device=u.device)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+def uniformity(u: torch.Tensor, t: float = 1.0) -> torch.Tensor:
+    """Wang & Isola (2020) uniformity log E_{k≠l} exp(−t ‖u_k − u_l‖²); lower means more spread (higher entropy).
+
+    ‖u_k − u_l‖² = ‖u_k‖² + ‖u_l‖² − 2 u_k·u_l as one matrix product (faster than ``torch.pdist`` on CPU), and the
+    mean over k ≠ l as a log-sum-exp with the diagonal masked out, which stays finite however far apart points are.
+    """
+    n = u.shape[0]
+    squared_norms = u.square().sum(dim=1)
+    squared_distance = (squared_norms[:, None] + squared_norms[None, :] - 2.0 * u @ u.T).clamp_min(0.0)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=u.device)
+    return torch.logsumexp(-t * squared_distance[off_diagonal], dim=0) - math.log(n * (n - 1))

@@ -1,0 +1,219 @@
+"""Identifiability, alignment and causal-structure metrics.
+
+Notation: true latents z ∈ R^N, M modalities, binary sharing pattern A ∈ {0, 1}^{M×N} with A[m, j] = 1 iff
+modality m sees latent j. The signature of latent j is S(j) = {m : A[m, j] = 1}. Learned encoders produce coordinates
+h; a coordinate is addressed as (modality, index).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter, defaultdict
+from collections.abc import Hashable
+
+import numpy as np
+from causallearn.graph.Dag import Dag
+from causallearn.graph.GraphNode import GraphNode
+from causallearn.graph.SHD import SHD
+from causallearn.search.ConstraintBased.PC import pc
+from causallearn.utils.DAG2CPDAG import dag2cpdag
+from scipy.optimize import linear_sum_assignment
+from scipy.stats import rankdata
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV
+
+KERNEL_ALPHAS = (1.0, 0.1, 0.01, 0.001)
+KERNEL_GAMMAS = tuple(np.logspace(-2, 2, 4))
+
+
+def latent_signatures(sharing_pattern: np.ndarray) -> list[frozenset[int]]:
+    """Signature S(j) = {m : A[m, j] = 1} of every latent j (the set of modalities that see it)."""
+    pattern = np.asarray(sharing_pattern)
+    if pattern.ndim != 2:
+        raise ValueError(f"sharing pattern must be a 2-D (M, N) array, got shape {pattern.shape}")
+    return [frozenset(int(m) for m in np.flatnonzero(pattern[:, j])) for j in range(pattern.shape[1])]
+
+
+def identifiability_classes(sharing_pattern: np.ndarray) -> list[str]:
+    """Identifiability class of every latent j, from its signature S(j).
+
+    - "identifiable": |S(j)| >= 2 and no other latent has signature S(j): recoverable component-wise (up to an
+      invertible elementwise map) by cross-modal alignment.
+    - "block": |S(j)| >= 2 but another latent has the same signature: only the block of latents with that
+      signature is identifiable (up to an invertible map of the block).
+    - "private": |S(j)| = 1: seen by a single modality.
+
+    Raises ValueError if a latent is seen by no modality (|S(j)| = 0).
+    """
+    signatures = latent_signatures(sharing_pattern)
+    counts = Counter(signatures)
+    classes = []
+    for j, signature in enumerate(signatures):
+        if not signature:
+            raise ValueError(f"latent {j} is seen by no modality")
+        if len(signature) == 1:
+            classes.append("private")
+        elif counts[signature] == 1:
+            classes.append("identifiable")
+        else:
+            classes.append("block")
+    return classes
+
+
+def standardise(x: np.ndarray) -> np.ndarray:
+    """Columns centred and scaled to unit (population) standard deviation; constant columns become 0."""
+    centred = x - x.mean(axis=0)
+    std = centred.std(axis=0)
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
+
+
+def _location_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations of x, with a standard deviation of 1 for constant columns."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
+def abs_correlation(true: np.ndarray, learned: np.ndarray, kind: str = "pearson") -> np.ndarray:
+    """Absolute correlation matrix C ∈ [0, 1]^{a×b}, C[i, k] = |corr(true[:, i], learned[:, k])|.
+
+    kind="pearson": Pearson correlation; kind="spearman": Pearson correlation of the column-wise ranks
+    (scipy.stats.rankdata, ties averaged). A constant column has correlation 0 with everything. Entries are clipped
+    to at most 1 to remove floating-point excess.
+    """
+    true = np.asarray(true, dtype=float)
+    learned = np.asarray(learned, dtype=float)
+    if true.ndim != 2 or learned.ndim != 2 or true.shape[0] != learned.shape[0]:
+        raise ValueError(f"need 2-D arrays with the same number of rows, got {true.shape} and {learned.shape}")
+    if kind == "spearman":
+        true = rankdata(true, axis=0)
+        learned = rankdata(learned, axis=0)
+    elif kind != "pearson":
+        raise ValueError(f"unknown correlation kind {kind!r}; expected 'pearson' or 'spearman'")
+    corr = standardise(true).T @ standardise(learned) / true.shape[0]
+    return np.minimum(np.abs(corr), 1.0)
+
+
+def matched_correlations(true: np.ndarray, learned: np.ndarray, kind: str = "pearson") -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one matching of true to learned columns maximising the total absolute correlation.
+
+    Solves max_π Σ_i C[i, π(i)] over injective partial maps π (Hungarian algorithm, scipy's linear_sum_assignment on
+    C = abs_correlation(true, learned, kind)); with b < a learned columns, a - b true latents stay unmatched.
+
+    Returns (scores, assignment), both of length a: scores[i] = C[i, π(i)] (0.0 if latent i is unmatched) and
+    assignment[i] = π(i) (-1 if unmatched).
+    """
+    corr = abs_correlation(true, learned, kind)
+    rows, cols = linear_sum_assignment(corr, maximize=True)
+    scores = np.zeros(corr.shape[0])
+    assignment = np.full(corr.shape[0], -1, dtype=int)
+    scores[rows] = corr[rows, cols]
+    assignment[rows] = cols
+    return scores, assignment
+
+
+def mcc(true: np.ndarray, learned: np.ndarray, kind: str = "pearson") -> float:
+    """Mean correlation coefficient: (1/a) Σ_i C[i, π(i)] with π the Hungarian matching of matched_correlations.
+
+    This is the MCC of Hyvärinen & Morioka and Zimmermann et al. (2021); unmatched true latents count as 0.
+    """
+    scores, _ = matched_correlations(true, learned, kind)
+    return float(scores.mean())
+
+
+def r2_per_latent(
+    z_fit: np.ndarray,
+    h_fit: np.ndarray,
+    z_score: np.ndarray,
+    h_score: np.ndarray,
+    kind: str = "linear",
+    max_fit: int = 1000,
+) -> np.ndarray:
+    """R² of predicting every true latent z_j from the learned coordinates h.
+
+    A regressor ĝ: h ↦ z is fit on the fit split and scored on the score split, per latent:
+    R²_j = 1 - Σ (z_j - ĝ_j(h))² / Σ (z_j - mean z_j)² (sklearn r2_score, raw values; can be negative).
+    Both h and z are standardised with the mean and standard deviation of the fit rows (R² is invariant to the
+    scaling of z). kind="linear": ordinary least squares on the whole fit split. kind="kernel": RBF kernel ridge
+    regression, one model for all latents, with alpha ∈ {1, 0.1, 0.01, 0.001} and gamma ∈ logspace(-2, 2, 4)
+    chosen by 3-fold GridSearchCV (Daunhawer et al., 2023), fit on the first max_fit rows of the fit split.
+    """
+    z_fit, h_fit = np.asarray(z_fit, dtype=float), np.asarray(h_fit, dtype=float)
+    z_score, h_score = np.asarray(z_score, dtype=float), np.asarray(h_score, dtype=float)
+    if kind == "linear":
+        model = LinearRegression()
+    elif kind == "kernel":
+        model = GridSearchCV(
+            KernelRidge(kernel="rbf"), {"alpha": list(KERNEL_ALPHAS), "gamma": list(KERNEL_GAMMAS)}, cv=3
+        )
+        z_fit, h_fit = z_fit[:max_fit], h_fit[:max_fit]
+    else:
+        raise ValueError(f"unknown regression kind {kind!r}; expected 'linear' or 'kernel'")
+
+    z_mean, z_std = _location_scale(z_fit)
+    h_mean, h_std = _location_scale(h_fit)
+    model.fit((h_fit - h_mean) / h_std, (z_fit - z_mean) / z_std)
+    prediction = model.predict((h_score - h_mean) / h_std).reshape(len(z_score), -1)
+    return np.asarray(r2_score((z_score - z_mean) / z_std, prediction, multioutput="raw_values"))
+
+
+def pair_scores(predicted_pairs: set, true_pairs: set) -> dict[str, float]:
+    """Precision, recall and F1 of a predicted set of pairs P against the true set T.
+
+    precision = |P ∩ T| / |P| (1.0 if P is empty), recall = |P ∩ T| / |T| (1.0 if T is empty),
+    f1 = 2 precision recall / (precision + recall) (0.0 if both are 0). Hence both empty gives 1, 1, 1; P empty with
+    T non-empty gives precision 1, recall 0, f1 0; P non-empty with T empty gives precision 0, recall 1, f1 0.
+    """
+    hits = len(set(predicted_pairs) & set(true_pairs))
+    precision = hits / len(predicted_pairs) if predicted_pairs else 1.0
+    recall = hits / len(true_pairs) if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def shared_pairs(latent_of_coordinate: dict[tuple[int, int], Hashable]) -> set[frozenset[tuple[int, int]]]:
+    """All unordered pairs {(m, i), (m', i')} with m ≠ m' whose coordinates map to the same latent.
+
+    latent_of_coordinate maps (modality, coordinate index) to a latent id; coordinates of the same modality never
+    form a pair.
+    """
+    by_latent: dict[Hashable, list[tuple[int, int]]] = defaultdict(list)
+    for coordinate, latent in latent_of_coordinate.items():
+        by_latent[latent].append(coordinate)
+    return {
+        frozenset((first, second))
+        for coordinates in by_latent.values()
+        for first, second in itertools.combinations(coordinates, 2)
+        if first[0] != second[0]
+    }
+
+
+def pattern_matches(true_pattern: np.ndarray, recovered_pattern: np.ndarray) -> bool:
+    """True iff recovered = true · P for a permutation matrix P, i.e. both (M, N) patterns hold the same multiset of
+    columns (signatures)."""
+    true_pattern, recovered_pattern = np.asarray(true_pattern), np.asarray(recovered_pattern)
+    if true_pattern.shape != recovered_pattern.shape:
+        return False
+    return sorted(map(tuple, true_pattern.T.tolist())) == sorted(map(tuple, recovered_pattern.T.tolist()))
+
+
+def dag_to_cpdag_shd(true_adjacency: np.ndarray, z_est: np.ndarray, alpha: float = 0.01) -> int:
+    """Structural Hamming distance between the PC-estimated CPDAG of z_est and the CPDAG of the true DAG.
+
+    true_adjacency[i, j] = 1 iff i → j. PC (causal-learn, Fisher-z test at level alpha, stable skeleton) runs on
+    z_est, whose column j estimates latent j. SHD counts the node pairs whose edge (absent, undirected, or directed
+    either way) differs between the two CPDAGs (causal-learn's SHD); nodes are named X1..XN in both graphs.
+    """
+    adjacency = np.asarray(true_adjacency)
+    z_est = np.asarray(z_est, dtype=float)
+    n_nodes = adjacency.shape[0]
+    if adjacency.shape != (n_nodes, n_nodes) or z_est.ndim != 2 or z_est.shape[1] != n_nodes:
+        raise ValueError(f"need an (N, N) adjacency and (n, N) data, got {adjacency.shape} and {z_est.shape}")
+    names = [f"X{j + 1}" for j in range(n_nodes)]
+    nodes = [GraphNode(name) for name in names]
+    dag = Dag(nodes)
+    for i, j in zip(*np.nonzero(adjacency), strict=True):
+        dag.add_directed_edge(nodes[i], nodes[j])
+    estimated = pc(z_est, alpha, "fisherz", stable=True, show_progress=False, verbose=False, node_names=names)
+    return int(SHD(dag2cpdag(dag), estimated.G).get_shd())

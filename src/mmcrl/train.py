@@ -1,0 +1,131 @@
+"""Training: fit one method on one dataset with one seed, on CUDA when present, and save the checkpoint.
+
+Adam with a linear warm-up then cosine decay of the learning rate (lr → lr · lr_final_fraction); batches drawn
+uniformly with replacement from the training split by a generator seeded from the run's seed. A non-finite loss stops
+training with :class:`TrainingDiverged` naming the run and the step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mmcrl.data.synthetic import Dataset
+from mmcrl.io import atomic_write
+from mmcrl.methods import MethodContext, build_method
+from mmcrl.methods.base import ContrastiveMethod
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def pick_device(requested: str) -> torch.device:
+    """``auto`` → CUDA if available, else CPU; ``cuda`` without a GPU is an error."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("training.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def learning_rate(step: int, training: dict[str, Any]) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine from lr to lr · lr_final_fraction at the last step."""
+    peak, final = training["lr"], training["lr"] * training["lr_final_fraction"]
+    warmup = training["warmup_steps"]
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, training["steps"] - warmup)
+    return final + 0.5 * (peak - final) * (1.0 + math.cos(math.pi * progress))
+
+
+def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
+    """The context every method gets: d_m, k_m = |S_m| + extra_dims, encoder size, and (for the oracle) the pattern."""
+    pattern = dataset.sharing_pattern
+    return MethodContext(
+        observed_dims=list(dataset.ground_truth["observed_dims"]),
+        latent_dims=[int(size) + training["extra_dims"] for size in pattern.sum(axis=1)],
+        width=training["width"],
+        depth=training["depth"],
+        tau=training["tau"],
+        sharing_pattern=pattern,
+    )
+
+
+def fit(
+    dataset: Dataset, method: str, params: dict[str, Any], training: dict[str, Any], seed: int, run_name: str
+) -> tuple[ContrastiveMethod, dict[str, Any]]:
+    """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run."""
+    torch.manual_seed(seed)
+    device = pick_device(training["device"])
+    if device.type == "cpu":
+        torch.set_num_threads(training["threads"])
+    model = build_method(method, method_context(dataset, training), params).to(device)
+    _, observations = dataset.split("train")
+    tensors = [torch.from_numpy(x).to(device) for x in observations]
+    n_samples = tensors[0].shape[0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    losses: list[float] = []
+    start = time.perf_counter()
+    for step in range(training["steps"]):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, training)
+        index = torch.randint(n_samples, (training["batch_size"],), generator=generator).to(device)
+        loss = model.loss(model([x[index] for x in tensors]), step / training["steps"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{run_name}: loss became {value} at step {step}; lower training.lr")
+        losses.append(value)
+        if step % training["log_every"] == 0 or step == training["steps"] - 1:
+            log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+    record = {
+        "run": run_name,
+        "method": method,
+        "params": params,
+        "training": training,
+        "seed": seed,
+        "device": str(device),
+        "train_seconds": time.perf_counter() - start,
+        "final_loss": float(np.mean(losses[-50:])),
+        "loss_curve": losses[:: max(1, len(losses) // 200)],
+    }
+    return model.cpu(), record
+
+
+def save_checkpoint(path: str | Path, model: ContrastiveMethod, record: dict[str, Any]) -> Path:
+    """Write the model's state, its context and the run record atomically."""
+    payload = {"record": record, "context": model.context.__dict__, "state_dict": model.state_dict()}
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
+
+
+def load_checkpoint(path: str | Path) -> tuple[ContrastiveMethod, dict[str, Any]]:
+    """Rebuild a trained model from :func:`save_checkpoint`'s file; a bad file raises ``ValueError`` naming it."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        record = payload["record"]
+        model = build_method(record["method"], MethodContext(**payload["context"]), record["params"])
+        model.load_state_dict(payload["state_dict"])
+    except FileNotFoundError as error:
+        raise ValueError(f"{path}: checkpoint not found; run `mmcrl train` first") from error
+    except (KeyError, RuntimeError, EOFError, OSError) as error:
+        raise ValueError(f"{path}: not a readable mmcrl checkpoint ({type(error).__name__}: {error})") from error
+    return model.eval(), record
+
+
+@torch.no_grad()
+def encode(model: ContrastiveMethod, observations: list[np.ndarray]) -> list[np.ndarray]:
+    """Encodings [f_m(x_m)] of whole arrays, as float64 numpy arrays."""
+    tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in observations]
+    return [h.double().numpy() for h in model(tensors)]

@@ -61,7 +61,7 @@ def markdown_table(summary: pd.DataFrame, metrics: list[str]) -> str:
     header = ["dataset", "method", "told", "seeds", *metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in summary.iterrows():
-        cells = [row["dataset"], row["method"], row["told"], str(row["n_seeds"])]
+        cells = [str(row["dataset"]), str(row["method"]), str(row["told"]), str(row["n_seeds"])]
         for metric in metrics:
             mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
             cells.append("–" if pd.isna(mean) else f"{mean:.3f} ± {0.0 if pd.isna(std) else std:.3f}")

@@ -50,6 +50,22 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def coerce_command_line_strings(value: Any) -> Any:
+    """Turn strings that read as numbers or booleans back into them, recursively.
+
+    ``snakemake --config training='{lr: 0.01}'`` delivers nested values as strings ('0.01'); no string-valued key of
+    the schema admits a value that looks like a number or boolean, so the conversion is safe.
+    """
+    if isinstance(value, dict):
+        return {key: coerce_command_line_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [coerce_command_line_strings(item) for item in value]
+    if isinstance(value, str):
+        parsed = yaml.safe_load(value) if value.strip() else value
+        return parsed if isinstance(parsed, int | float | bool) else value
+    return value
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ def load_checkpoint(path: str | Path) -> tuple[ContrastiveMethod, dict[str, Any]
         model.load_state_dict(payload["state_dict"])
     except FileNotFoundError as error:
         raise ValueError(f"{path}: checkpoint not found; run `mmcrl train` first") from error
-    except (KeyError, RuntimeError, EOFError, OSError) as error:
+    except (KeyError, RuntimeError, EOFError, OSError, pickle.UnpicklingError) as error:
         raise ValueError(f"{path}: not a readable mmcrl checkpoint ({type(error).__name__}: {error})") from error
     return model.eval(), record
 

@@ -1,0 +1,51 @@
+"""Config validation: defaults filled in, one-line errors naming the key."""
+
+import pytest
+
+from mmcrl.config import ConfigError, validate_config
+
+MINIMAL = {
+    "experiments": {"e": {"datasets": ["d"], "methods": ["m"], "seeds": [0]}},
+    "datasets": {"d": {"n_latents": 3, "pattern": [[0, 1], [0, 2]]}},
+    "methods": {"m": {"method": "mcl"}},
+}
+
+
+def test_defaults_are_filled_in_without_touching_the_input():
+    config = validate_config(MINIMAL)
+    assert config["training"]["steps"] == 1500
+    assert config["datasets"]["d"]["dag"] == {"edge_probability": 0.4, "causal_strength": 0.5}
+    assert config["datasets"]["d"]["mixing"]["layers"] == 3
+    assert config["methods"]["m"]["params"] == {}
+    assert "training" not in MINIMAL
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"no_such_key": 1}, "config key (top level): unknown key(s) 'no_such_key'"),
+        ({"training": {"lr": -1}}, "config key training.lr: -1 is less than or equal to the minimum of 0"),
+        ({"training": {"steps": "many"}}, "config key training.steps: 'many' is not of type 'integer'"),
+        ({"methods": {"m": {"method": "nope"}}}, "config key methods.m.method: 'nope' is not one of"),
+        ({"datasets": {"d": {"n_latents": 4, "pattern": [[0, 1], [0, 2]]}}}, "datasets.d: latent(s) [3] are seen"),
+        (
+            {"datasets": {"d": {"n_latents": 3, "pattern": [[0, 1], [0, 2]], "mixing": {"observed_dims": [2, 3]}}}},
+            "datasets.d: modality 0: observed dimension 2 must exceed its 2 latents",
+        ),
+        ({"experiments": {"e": {"datasets": ["x"], "methods": ["m"], "seeds": [0]}}}, "'x' is not defined"),
+    ],
+)
+def test_bad_configs_are_refused_in_one_line_naming_the_key(change, message):
+    with pytest.raises(ConfigError) as error:
+        validate_config(MINIMAL | change)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_random_pattern_gets_its_defaults():
+    config = validate_config(
+        MINIMAL | {"datasets": {"d": {"n_latents": 8, "pattern": {"n_modalities": 5, "n_shared": 5}}}}
+    )
+    assert config["datasets"]["d"]["pattern"] == {
+        "n_modalities": 5, "n_shared": 5, "unique_signatures": True, "seed": 0
+    }

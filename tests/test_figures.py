@@ -1,0 +1,134 @@
+"""Tests of mmcrl.figures on small fake runs: every figure is written, valid, stable and robust to empty metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmcrl.aggregate import collect
+from mmcrl.figures import align_columns, write_figures
+from mmcrl.io import write_json
+from mmcrl.metrics import identifiability_classes
+
+CONFIG = {"formats": ["png", "pdf"], "dpi": 80, "context": "paper"}
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
+# pair2 has private latents; chain3 has none (a block {0,1} and two identifiable latents).
+PATTERNS = {
+    "pair2": [[1, 1, 0], [1, 0, 1]],
+    "chain3": [[1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1]],
+}
+
+
+def _record(experiment: str, dataset: str, method: str, seed: int) -> dict:
+    """A metrics.json record shaped like the output of ``mmcrl evaluate``."""
+    true = np.array(PATTERNS[dataset])
+    rng = np.random.default_rng([seed, len(method), len(dataset)])
+    told = method == "oracle"
+    # the learned method: true columns reversed, one wrong cell and an extra column; in "noprivate" nothing at all
+    recovered = np.concatenate([true[:, ::-1], np.ones((true.shape[0], 1), int)], axis=1)
+    recovered[0, 0] = 1 - recovered[0, 0]
+    if told or experiment == "noprivate":
+        recovered = true if told else recovered[:, :0]
+    classes = identifiability_classes(true)
+    scores = rng.uniform(0.97 if told else 0.4, 1.0, true.shape[1])
+    latents = [
+        {
+            "latent": j,
+            "class": latent_class,
+            "signature": np.flatnonzero(true[:, j]).tolist(),
+            "mcc_by_modality": {},
+            "mcc": float(score),
+            "mcc_spearman": float(score),
+            "r2_linear": float(score) - 0.1,
+            "r2_kernel": float(score) - (1.5 if j == 0 and not told else 0.0),
+        }
+        for j, (latent_class, score) in enumerate(zip(classes, scores, strict=True))
+    ]
+
+    def mean_of(latent_class: str) -> float | None:
+        values = [r["mcc"] for r in latents if r["class"] == latent_class]
+        return float(np.mean(values)) if values else None
+
+    summary = {
+        "mcc": float(scores.mean()),
+        "mcc_spearman": float(scores.mean()),
+        "r2_linear": 0.8,
+        "r2_kernel": 0.7,
+        "r2_shared": float(np.mean([r["r2_kernel"] for r in latents if len(r["signature"]) >= 2])),
+        "structure_f1": 1.0 if told else 0.5,
+        "structure_exact": told,
+        "shd": 1,
+        "shd_true_latents": 1,
+        "train_seconds": 1.5,
+        **{f"mcc_{c}": mean_of(c) for c in ("identifiable", "block", "private")},
+    }
+    return {
+        "experiment": experiment,
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "told": told,
+        "summary": summary,
+        "latents": latents,
+        "patterns": {"true": true.tolist(), "recovered": recovered.tolist()},
+    }
+
+
+def _fake_study(root: Path, experiment: str, datasets: list[str]) -> tuple[Path, list[Path]]:
+    """metrics.json files of 2 methods × 2 seeds per dataset, plus runs.csv / latents.csv of another experiment too."""
+    paths = []
+    for name in (experiment, "other"):
+        for dataset in datasets:
+            for method in ("mcl", "oracle"):
+                for seed in (1, 0):
+                    path = root / "runs" / name / dataset / method / str(seed) / "metrics.json"
+                    paths.append(write_json(path, _record(name, dataset, method, seed)))
+    runs, latents = collect(paths)
+    (root / "tables").mkdir()
+    for name, table in (("runs", runs), ("latents", latents)):
+        table.to_csv(root / "tables" / f"{name}.csv", index=False, float_format="%.6g", na_rep="")
+    return root / "tables", [p for p in paths if p.parts[-5] == experiment]
+
+
+def _assert_figures(written: list[Path], out_dir: Path, formats: list[str]) -> None:
+    expected = [out_dir / f"{name}.{fmt}" for name in ("mcc", "latents", "patterns") for fmt in formats]
+    assert written == expected
+    for path in expected:
+        data = path.read_bytes()
+        assert data.startswith(MAGIC[path.suffix[1:]]), path
+        assert len(data) > 5_000, path
+    assert sorted(out_dir.iterdir()) == sorted(expected), "temporary files left behind"
+
+
+def test_writes_every_figure_and_is_byte_stable(tmp_path: Path) -> None:
+    tables, paths = _fake_study(tmp_path, "main", ["pair2", "chain3"])
+    first = write_figures("main", tables, paths, CONFIG, tmp_path / "a")
+    _assert_figures(first, tmp_path / "a", CONFIG["formats"])
+    second = write_figures("main", tables, paths, CONFIG, tmp_path / "b")
+    for one, other in zip(first, second, strict=True):
+        assert one.read_bytes() == other.read_bytes(), one.name
+
+
+def test_metric_empty_for_every_row_does_not_crash(tmp_path: Path) -> None:
+    tables, paths = _fake_study(tmp_path, "noprivate", ["chain3"])
+    config = CONFIG | {"formats": ["png"]}
+    _assert_figures(write_figures("noprivate", tables, paths, config, tmp_path / "out"), tmp_path / "out", ["png"])
+
+
+def test_unknown_experiment_is_an_error(tmp_path: Path) -> None:
+    tables, paths = _fake_study(tmp_path, "main", ["pair2"])
+    with pytest.raises(ValueError, match="no row of experiment 'missing'"):
+        write_figures("missing", tables, paths, CONFIG, tmp_path / "out")
+    with pytest.raises(ValueError, match="none of the 0 metrics files"):
+        write_figures("main", tables, [], CONFIG, tmp_path / "out")
+
+
+def test_align_columns_orders_recovered_like_true() -> None:
+    true = np.array([[1, 1, 0], [1, 0, 1]])
+    recovered = np.array([[0, 1, 1, 0], [1, 0, 1, 0]])  # columns 2, 1, 0 equal true columns 0, 1, 2; column 3 extra
+    order, matched = align_columns(true, recovered)
+    assert order == [2, 1, 0, 3]
+    assert matched == [0, 1, 2, None]
+    assert align_columns(true, np.zeros((2, 0), int)) == ([], [])

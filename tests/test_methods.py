@@ -1,0 +1,111 @@
+"""Methods on problems where they should succeed, losses against their definitions, and checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmcrl.data.synthetic import SyntheticSpec, load_dataset, write_dataset
+from mmcrl.methods import REGISTRY, MethodContext, build_method
+from mmcrl.methods.losses import correspondence_infonce, uniformity
+from mmcrl.metrics import r2_per_latent
+from mmcrl.train import encode, fit, learning_rate, load_checkpoint, save_checkpoint
+
+TRAINING = {
+    "steps": 400, "batch_size": 256, "lr": 0.003, "lr_final_fraction": 0.05, "warmup_steps": 20, "width": 64,
+    "depth": 2, "extra_dims": 0, "tau": 0.3, "device": "cpu", "threads": 1, "log_every": 1000,
+}
+
+
+def dataset(tmp_path, pattern, n_latents):
+    entry = {
+        "n_latents": n_latents, "pattern": pattern, "dag": {"edge_probability": 0.3, "causal_strength": 0.5},
+        "noise": "uniform", "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2,
+                                       "candidates": 100},
+        "observation_noise": 0.0, "n_train": 4000, "n_val": 1000, "n_test": 1000,
+    }
+    write_dataset(SyntheticSpec.from_config("easy", entry), 0, tmp_path)
+    return load_dataset(tmp_path)
+
+
+def test_infonce_similarity_matches_its_definition():
+    torch.manual_seed(0)
+    u, v = torch.randn(5, 3), torch.randn(5, 2)
+    weights = torch.tensor([[1.0, 0.0], [0.0, 0.5], [0.0, 0.0]])
+    signs = torch.tensor([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+    similarity = torch.zeros(5, 5)
+    for k in range(5):
+        for l in range(5):
+            for i in range(3):
+                for j in range(2):
+                    similarity[k, l] -= weights[i, j] * (u[k, i] - signs[i, j] * v[l, j]) ** 2 / 0.5
+    targets = torch.arange(5)
+    expected = 0.5 * (
+        torch.nn.functional.cross_entropy(similarity, targets)
+        + torch.nn.functional.cross_entropy(similarity.T, targets)
+    )
+    torch.testing.assert_close(correspondence_infonce(u, v, weights, signs, 0.5), expected)
+
+
+def test_uniformity_matches_its_definition_and_stays_finite_when_points_are_far():
+    u = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    expected = torch.log(torch.stack([torch.exp(-((u[a] - u[b]) ** 2).sum()) for a, b in pairs]).mean())
+    torch.testing.assert_close(uniformity(u), expected)
+    assert torch.isfinite(uniformity(u * 100.0))
+
+
+def test_learning_rate_warms_up_then_decays_to_the_final_fraction():
+    assert learning_rate(0, TRAINING) == pytest.approx(0.003 / 20)
+    assert learning_rate(20, TRAINING) == pytest.approx(0.003)
+    assert learning_rate(400, TRAINING) == pytest.approx(0.003 * 0.05)
+
+
+def test_oracle_recovers_a_shared_latent_component_wise(tmp_path):
+    data = dataset(tmp_path, [[0, 1], [0, 2]], 3)
+    model, record = fit(data, "oracle", {}, TRAINING, seed=0, run_name="test")
+    z, observations = data.split("test")
+    for m, h in enumerate(encode(model, observations)):
+        correlation = abs(np.corrcoef(z[:, 0], h[:, 0])[0, 1])  # the oracle's coordinate 0 is latent 0 in both
+        assert correlation > 0.9, (m, correlation)
+    assert record["train_seconds"] > 0 and np.isfinite(record["final_loss"])
+
+
+def test_mcl_recovers_the_shared_block_when_everything_is_shared(tmp_path):
+    data = dataset(tmp_path, [[0, 1], [0, 1]], 2)
+    model, _ = fit(data, "mcl", {}, TRAINING, seed=0, run_name="test")
+    z_val, x_val = data.split("val")
+    z_test, x_test = data.split("test")
+    h_val, h_test = encode(model, x_val), encode(model, x_test)
+    r2 = r2_per_latent(z_val, h_val[0], z_test, h_test[0], kind="kernel")
+    assert r2.min() >= 0.9, r2
+
+
+def test_only_the_oracle_is_told_the_pattern():
+    context = MethodContext([4, 4], [2, 2], 8, 1, 0.3, np.array([[1, 1, 0], [1, 0, 1]]))
+    assert build_method("oracle", context, {}).context.sharing_pattern is not None
+    for name in set(REGISTRY) - {"oracle"}:
+        assert build_method(name, context, {}).context.sharing_pattern is None
+    with pytest.raises(ValueError, match="does not use option"):
+        build_method("mcl", context, {"dustbin": 1})
+
+
+def test_checkpoint_round_trip_and_a_corrupt_checkpoint_is_named(tmp_path):
+    data = dataset(tmp_path / "data", [[0, 1], [0, 2]], 3)
+    model, record = fit(data, "mcl", {}, TRAINING | {"steps": 5}, seed=0, run_name="test")
+    save_checkpoint(tmp_path / "model.pt", model, record)
+    loaded, loaded_record = load_checkpoint(tmp_path / "model.pt")
+    _, observations = data.split("test")
+    for before, after in zip(encode(model, observations), encode(loaded, observations), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert loaded_record["seed"] == 0
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt: not a readable mmcrl checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_divergence_stops_with_a_message_naming_the_run(tmp_path):
+    from mmcrl.train import TrainingDiverged
+
+    data = dataset(tmp_path, [[0, 1], [0, 2]], 3)
+    with pytest.raises(TrainingDiverged, match="exp/easy/mcl/seed0: loss became nan"):
+        fit(data, "mcl", {"tau": 1e-300}, TRAINING | {"steps": 3, "lr": 1e30}, seed=0, run_name="exp/easy/mcl/seed0")

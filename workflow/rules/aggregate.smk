@@ -1,0 +1,28 @@
+rule aggregate:
+    """Gather every run into tidy tables (runs.csv, latents.csv), per-experiment summaries and DVC metrics."""
+    input:
+        metrics=all_metrics_files(),
+        code=code("aggregate.py"),
+    output:
+        runs=report(
+            "reports/tables/runs.csv",
+            caption="../report/runs.rst",
+            category="Tables",
+            labels={"table": "all runs"},
+        ),
+        latents="reports/tables/latents.csv",
+        summaries=[
+            report(
+                f"reports/tables/{experiment}.csv",
+                caption="../report/summary.rst",
+                category="Tables",
+                labels={"table": f"{experiment}: mean ± std over seeds"},
+            )
+            for experiment in config["experiments"]
+        ],
+        markdown=[f"reports/tables/{experiment}.md" for experiment in config["experiments"]],
+        metrics="reports/metrics.json",
+    log:
+        "logs/aggregate/aggregate.log",
+    shell:
+        "mmcrl aggregate {input.metrics} --out-dir reports/tables --metrics-json {output.metrics} 2> {log}"

@@ -1,0 +1,70 @@
+"""Helpers shared by the rules: config validation, paths, grids, config slices and code dependencies."""
+
+import json
+import sys
+from pathlib import Path
+
+from mmcrl.config import ConfigError, coerce_command_line_strings, validate_config
+
+try:
+    _validated = validate_config(coerce_command_line_strings(config))
+except ConfigError as error:
+    sys.exit(f"Config error: {error}")
+config.clear()
+config.update(_validated)
+
+CODE = Path(workflow.basedir) / "src" / "mmcrl"
+
+wildcard_constraints:
+    experiment="[A-Za-z0-9][A-Za-z0-9_-]*",
+    dataset="[A-Za-z0-9][A-Za-z0-9_-]*",
+    method="[A-Za-z0-9][A-Za-z0-9_-]*",
+    seed="[0-9]+",
+
+
+def code(*patterns):
+    """Library source files a stage depends on: editing them reruns the stage (and what follows)."""
+    return sorted(str(path) for pattern in patterns for path in CODE.glob(pattern))
+
+
+def config_slice(**sections):
+    """The JSON given to a stage: only the config sections it reads, so the params trigger reruns exactly it."""
+    return json.dumps(sections, sort_keys=True)
+
+
+def dataset_dir(dataset, seed):
+    return f"data/{dataset}/seed{seed}"
+
+
+def run_dir(experiment, dataset, method, seed):
+    return f"results/{experiment}/{dataset}/{method}/seed{seed}"
+
+
+def runs(experiment):
+    """Every (dataset, method, seed) of an experiment's grid."""
+    grid = config["experiments"][experiment]
+    return [(d, m, s) for d in grid["datasets"] for m in grid["methods"] for s in grid["seeds"]]
+
+
+def metrics_files(experiment):
+    return [f"{run_dir(experiment, d, m, s)}/metrics.json" for d, m, s in runs(experiment)]
+
+
+def all_metrics_files():
+    return [path for experiment in config["experiments"] for path in metrics_files(experiment)]
+
+
+FIGURES = ("mcc", "latents", "patterns")
+
+
+def figure_files(experiment):
+    return [
+        f"reports/figures/{experiment}/{name}.{fmt}" for name in FIGURES for fmt in config["figures"]["formats"]
+    ]
+
+
+TABLES = ["reports/tables/runs.csv", "reports/tables/latents.csv", "reports/metrics.json"]
+TABLES += [f"reports/tables/{experiment}.{ext}" for experiment in config["experiments"] for ext in ("csv", "md")]
+
+if not config["experiments"]:
+    sys.exit("Config error: config key experiments: no experiment is defined, so there is nothing to run")

@@ -12,6 +12,10 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# One BLAS/OpenMP thread per job: Snakemake runs jobs in parallel, one per core.
+shell.prefix("export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1; ")
+
+
 report: "workflow/report/workflow.rst"
 
 

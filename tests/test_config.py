@@ -47,5 +47,8 @@ def test_random_pattern_gets_its_defaults():
         MINIMAL | {"datasets": {"d": {"n_latents": 8, "pattern": {"n_modalities": 5, "n_shared": 5}}}}
     )
     assert config["datasets"]["d"]["pattern"] == {
-        "n_modalities": 5, "n_shared": 5, "unique_signatures": True, "seed": 0
+        "n_modalities": 5,
+        "n_shared": 5,
+        "unique_signatures": True,
+        "seed": 0,
     }

@@ -137,8 +137,15 @@ def test_a_tampered_file_is_refused_with_its_name(tmp_path):
 
 def test_spec_checks_undercompleteness_and_random_pattern_is_fixed_across_replicates():
     with pytest.raises(ValueError, match="must exceed its 4 latents"):
-        spec(mixing={"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2, "candidates": 5,
-                     "observed_dims": [6, 4, 6]}).check()
+        spec(
+            mixing={
+                "layers": 3,
+                "undercomplete_ratio": 2.0,
+                "negative_slope": 0.2,
+                "candidates": 5,
+                "observed_dims": [6, 4, 6],
+            }
+        ).check()
     drawn = spec(n_latents=8, pattern={"n_modalities": 5, "n_shared": 5, "unique_signatures": True, "seed": 7})
     _, first = generate(drawn, seed=0)
     _, second = generate(drawn, seed=1)

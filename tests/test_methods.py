@@ -11,17 +11,32 @@ from mmcrl.metrics import r2_per_latent
 from mmcrl.train import encode, fit, learning_rate, load_checkpoint, save_checkpoint
 
 TRAINING = {
-    "steps": 400, "batch_size": 256, "lr": 0.003, "lr_final_fraction": 0.05, "warmup_steps": 20, "width": 64,
-    "depth": 2, "extra_dims": 0, "tau": 0.3, "device": "cpu", "threads": 1, "log_every": 1000,
+    "steps": 400,
+    "batch_size": 256,
+    "lr": 0.003,
+    "lr_final_fraction": 0.05,
+    "warmup_steps": 20,
+    "width": 64,
+    "depth": 2,
+    "extra_dims": 0,
+    "tau": 0.3,
+    "device": "cpu",
+    "threads": 1,
+    "log_every": 1000,
 }
 
 
 def dataset(tmp_path, pattern, n_latents):
     entry = {
-        "n_latents": n_latents, "pattern": pattern, "dag": {"edge_probability": 0.3, "causal_strength": 0.5},
-        "noise": "uniform", "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2,
-                                       "candidates": 100},
-        "observation_noise": 0.0, "n_train": 4000, "n_val": 1000, "n_test": 1000,
+        "n_latents": n_latents,
+        "pattern": pattern,
+        "dag": {"edge_probability": 0.3, "causal_strength": 0.5},
+        "noise": "uniform",
+        "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2, "candidates": 100},
+        "observation_noise": 0.0,
+        "n_train": 4000,
+        "n_val": 1000,
+        "n_test": 1000,
     }
     write_dataset(SyntheticSpec.from_config("easy", entry), 0, tmp_path)
     return load_dataset(tmp_path)
@@ -34,10 +49,10 @@ def test_infonce_similarity_matches_its_definition():
     signs = torch.tensor([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
     similarity = torch.zeros(5, 5)
     for k in range(5):
-        for l in range(5):
+        for n in range(5):
             for i in range(3):
                 for j in range(2):
-                    similarity[k, l] -= weights[i, j] * (u[k, i] - signs[i, j] * v[l, j]) ** 2 / 0.5
+                    similarity[k, n] -= weights[i, j] * (u[k, i] - signs[i, j] * v[n, j]) ** 2 / 0.5
     targets = torch.arange(5)
     expected = 0.5 * (
         torch.nn.functional.cross_entropy(similarity, targets)

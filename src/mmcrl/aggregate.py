@@ -33,11 +33,13 @@ def collect(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for path in paths:
         record = read_json(path)
         keys = {key: record[key] for key in RUN_KEYS}
-        runs.append(keys | {"told": record["told"]} | record["summary"])
+        runs.append(keys | {"told": record["told"], "told_pattern": record["told_pattern"]} | record["summary"])
         for latent in record["latents"]:
-            latents.append(keys | {k: v for k, v in latent.items() if k != "mcc_by_modality"} | {
-                "signature": "{" + ",".join(map(str, latent["signature"])) + "}"
-            })
+            latents.append(
+                keys
+                | {k: v for k, v in latent.items() if k != "mcc_by_modality"}
+                | {"signature": "{" + ",".join(map(str, latent["signature"])) + "}"}
+            )
     order = RUN_KEYS
     return (
         pd.DataFrame(runs).sort_values(order, ignore_index=True),
@@ -97,6 +99,3 @@ def _dvc_metrics(summary: pd.DataFrame) -> dict[str, Any]:
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
     text = table.to_csv(index=False, float_format="%.6g", na_rep="")
     atomic_write(path, lambda stream: stream.write(text.encode()))
-
-
-

@@ -69,31 +69,15 @@ def cmd_recover(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmcrl.data.synthetic import load_dataset
-    from mmcrl.evaluate import evaluate
+    from mmcrl.evaluate import evaluate_model
     from mmcrl.io import read_json
-    from mmcrl.train import encode, load_checkpoint
+    from mmcrl.train import load_checkpoint
 
-    config = _config(args.config)
-    dataset = load_dataset(args.data)
+    evaluation = _config(args.config)["evaluation"]
     model, record = load_checkpoint(args.model)
-    val = encode(model, dataset.split("val")[1])
-    test = encode(model, dataset.split("test")[1])
-    structure = read_json(args.structure)
-    result = evaluate(
-        dataset,
-        val,
-        test,
-        structure,
-        config["evaluation"]["kernel_max_fit"],
-        config["evaluation"]["pc_alpha"],
-    )
-    result["summary"]["train_seconds"] = record["train_seconds"]
-    result["patterns"] = {
-        "true": dataset.ground_truth["sharing_pattern"],
-        "recovered": structure["recovered_pattern"],
-    }
+    result = evaluate_model(load_dataset(args.data), model, record, read_json(args.structure), evaluation)
     identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": args.seed}
-    write_json(args.out, identity | {"told": type(model).told} | result)
+    write_json(args.out, identity | result)
     log.info("%s", json.dumps(result["summary"]))
 
 
@@ -177,5 +161,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -73,7 +73,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
         unknown = sorted(set(error.instance) - set(allowed))
         return f"config key {key}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
     if error.validator == "oneOf":
-        return f"config key {key}: {error.instance!r} matches none of the allowed forms ({error.schema.get('description', '').strip()})"
+        forms = error.schema.get("description", "").strip()
+        return f"config key {key}: {error.instance!r} matches none of the allowed forms ({forms})"
     return f"config key {key}: {error.message}"
 
 

@@ -18,6 +18,8 @@ import numpy as np
 
 from mmcrl import metrics
 from mmcrl.data.synthetic import Dataset
+from mmcrl.methods.base import ContrastiveMethod
+from mmcrl.train import encode
 
 CLASSES = ("identifiable", "block", "private")
 
@@ -123,3 +125,24 @@ def evaluate(
     for latent_class in CLASSES:
         summary[f"mcc_{latent_class}"] = _mean_or_none([r["mcc"] for r in latents if r["class"] == latent_class])
     return {"summary": summary, "latents": latents}
+
+
+def evaluate_model(
+    dataset: Dataset,
+    model: ContrastiveMethod,
+    record: dict[str, Any],
+    structure: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> dict[str, Any]:
+    """:func:`evaluate` on the model's encodings of the validation and test splits, plus what the method was told,
+    its training time and the true and recovered patterns (the record ``metrics.json`` holds)."""
+    val = encode(model, dataset.split("val")[1])
+    test = encode(model, dataset.split("test")[1])
+    result = evaluate(dataset, val, test, structure, evaluation["kernel_max_fit"], evaluation["pc_alpha"])
+    result["summary"]["train_seconds"] = record["train_seconds"]
+    return {
+        "told": type(model).told,
+        "told_pattern": type(model).told_pattern,
+        **result,
+        "patterns": {"true": dataset.ground_truth["sharing_pattern"], "recovered": structure["recovered_pattern"]},
+    }

@@ -52,8 +52,8 @@ class MethodStyle:
 
     @classmethod
     def from_runs(cls, runs: pd.DataFrame) -> MethodStyle:
-        """Style of the methods in ``runs`` (its ``told`` column marks the methods given the pattern)."""
-        told = runs.groupby("method")["told"].any().to_dict()
+        """Style of the methods in ``runs`` (its ``told_pattern`` column marks the methods given the pattern)."""
+        told = runs.groupby("method")["told_pattern"].any().to_dict()
         order = sorted(told, key=lambda method: (not told[method], method))
         palette = [colour for i, colour in enumerate(sns.color_palette("colorblind")) if i != 7]  # 7 is grey
         learned = [method for method in order if not told[method]]
@@ -83,7 +83,7 @@ def write_figures(
     records = [record for record in map(read_json, metrics_paths) if record["experiment"] == experiment]
     if not records:
         raise ValueError(f"none of the {len(metrics_paths)} metrics files is of experiment {experiment!r}")
-    runs["told"] = runs["told"].astype(str).str.lower().eq("true")
+    runs["told_pattern"] = runs["told_pattern"].astype(str).str.lower().eq("true")
     style = MethodStyle.from_runs(runs)
     written: list[Path] = []
     with _plot_style(figure_config["context"]):

@@ -45,9 +45,8 @@ class ContrastiveMethod(nn.Module):
         super().__init__()
         unused = sorted(set(params) - set(self.option_names))
         if unused:
-            raise ValueError(
-                f"{type(self).__name__} does not use option(s) {', '.join(unused)}; it uses {', '.join(self.option_names)}"
-            )
+            used = ", ".join(self.option_names)
+            raise ValueError(f"{type(self).__name__} does not use option(s) {', '.join(unused)}; it uses {used}")
         if self.told_pattern and context.sharing_pattern is None:
             raise ValueError(f"{type(self).__name__} needs the true sharing pattern")
         self.context = context

@@ -41,5 +41,6 @@ def uniformity(u: torch.Tensor, t: float = 1.0) -> torch.Tensor:
     n = u.shape[0]
     squared_norms = u.square().sum(dim=1)
     squared_distance = (squared_norms[:, None] + squared_norms[None, :] - 2.0 * u @ u.T).clamp_min(0.0)
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=u.device)
-    return torch.logsumexp(-t * squared_distance[off_diagonal], dim=0) - math.log(n * (n - 1))
+    diagonal = torch.eye(n, dtype=torch.bool, device=u.device)
+    scores = (-t * squared_distance).masked_fill(diagonal, float("-inf"))
+    return torch.logsumexp(scores.flatten(), dim=0) - math.log(n * (n - 1))

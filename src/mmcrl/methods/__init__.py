@@ -7,8 +7,9 @@ from typing import Any
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
 from mmcrl.methods.mcl import MCL
 from mmcrl.methods.oracle import Oracle
+from mmcrl.methods.wcrl import WCRL
 
-REGISTRY: dict[str, type[ContrastiveMethod]] = {"oracle": Oracle, "mcl": MCL}
+REGISTRY: dict[str, type[ContrastiveMethod]] = {"oracle": Oracle, "mcl": MCL, "wcrl": WCRL}
 
 
 def build_method(method: str, context: MethodContext, params: dict[str, Any]) -> ContrastiveMethod:

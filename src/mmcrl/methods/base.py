@@ -62,15 +62,17 @@ class ContrastiveMethod(nn.Module):
         """Encodings [f_m(x_m)] of a batch."""
         return [encoder(x) for encoder, x in zip(self.encoders, observations, strict=True)]
 
-    def correspondence(self, a: int, b: int, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W_ab, s_ab) for the pair (a, b) on this batch."""
+    def correspondence(
+        self, a: int, b: int, encodings: list[torch.Tensor], progress: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(W_ab, s_ab) for the pair (a, b) on this batch, ``progress`` ∈ [0, 1) into training."""
         raise NotImplementedError
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """The training objective on one batch; ``progress`` ∈ [0, 1) is the fraction of training done."""
         total = encodings[0].new_zeros(())
         for a, b in self.pairs:
-            weights, signs = self.correspondence(a, b, encodings)
+            weights, signs = self.correspondence(a, b, encodings, progress)
             if weights.sum() > 0:
                 total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, self.tau)
         if self.uniformity_weight > 0:
@@ -90,6 +92,8 @@ class FixedCorrespondenceMethod(ContrastiveMethod):
         """W_ab, a k_a × k_b 0/1 matrix."""
         raise NotImplementedError
 
-    def correspondence(self, a: int, b: int, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def correspondence(
+        self, a: int, b: int, encodings: list[torch.Tensor], progress: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         weights = getattr(self, f"correspondence_{a}_{b}")
         return weights, torch.ones_like(weights)

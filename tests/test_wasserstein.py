@@ -24,7 +24,7 @@ def planted(n=2000, seed=0):
 def test_plan_respects_the_marginals_of_the_dustbin_problem():
     u, v = planted()
     cost = correlation_cost(u, v)
-    plan = soft_partial_plan(cost, 0.2, 0.05, 1000, 1e-9)
+    plan, _ = soft_partial_plan(cost, 0.2, 0.05, 1000, 1e-9)
     augmented, source, target = dustbin_problem(cost.double(), 0.2)
     assert augmented.shape == (4, 4) and float(source.sum()) == float(target.sum()) == 6.0
     assert (plan.sum(dim=1) <= 1 + 1e-6).all() and (plan.sum(dim=0) <= 1 + 1e-6).all()
@@ -34,7 +34,7 @@ def test_plan_respects_the_marginals_of_the_dustbin_problem():
 
 def test_identical_coordinates_are_matched_and_independent_ones_go_to_the_dustbin():
     u, v = planted()
-    plan = soft_partial_plan(correlation_cost(u, v), 0.2, 0.02, 1000, 1e-9)
+    plan, _ = soft_partial_plan(correlation_cost(u, v), 0.2, 0.02, 1000, 1e-9)
     assert plan[0, 2] > 0.95 and plan[1, 0] > 0.95
     assert plan[2].sum() < 0.05 and plan[:, 1].sum() < 0.05
 
@@ -42,7 +42,7 @@ def test_identical_coordinates_are_matched_and_independent_ones_go_to_the_dustbi
 def test_gradients_flow_through_the_plan():
     u, v = planted(500)
     u.requires_grad_(True)
-    plan = soft_partial_plan(correlation_cost(u, v), 0.2, 0.1, 200, 1e-9)
+    plan, _ = soft_partial_plan(correlation_cost(u, v), 0.2, 0.1, 200, 1e-9)
     plan[0, 2].backward()
     assert u.grad is not None and torch.isfinite(u.grad).all() and u.grad.abs().sum() > 0
 
@@ -50,8 +50,8 @@ def test_gradients_flow_through_the_plan():
 def test_plan_is_equivariant_to_permuting_coordinates():
     u, v = planted()
     order_u, order_v = torch.tensor([2, 0, 1]), torch.tensor([1, 2, 0])
-    plan = soft_partial_plan(correlation_cost(u, v), 0.2, 0.05, 1000, 1e-9)
-    permuted = soft_partial_plan(correlation_cost(u[:, order_u], v[:, order_v]), 0.2, 0.05, 1000, 1e-9)
+    plan, _ = soft_partial_plan(correlation_cost(u, v), 0.2, 0.05, 1000, 1e-9)
+    permuted, _ = soft_partial_plan(correlation_cost(u[:, order_u], v[:, order_v]), 0.2, 0.05, 1000, 1e-9)
     torch.testing.assert_close(permuted, plan[order_u][:, order_v], atol=1e-6, rtol=0)
 
 
@@ -72,3 +72,16 @@ def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     assert bool(model.frozen)
     assert set(model.frozen_plan_0_1.unique().tolist()) <= {0.0, 1.0}
     assert model.context.sharing_pattern is None
+
+
+def test_a_warm_start_reaches_the_converged_plan_in_a_few_iterations():
+    u, v = planted()
+    cost = correlation_cost(u, v)
+    converged, duals = soft_partial_plan(cost, 0.2, 0.05, 2000, 1e-12)
+    nearby = cost + 0.01 * torch.rand(cost.shape, generator=torch.Generator().manual_seed(1))
+    reference, _ = soft_partial_plan(nearby, 0.2, 0.05, 2000, 1e-12)
+    warm, _ = soft_partial_plan(nearby, 0.2, 0.05, 10, 1e-12, warmstart=duals)
+    cold, _ = soft_partial_plan(nearby, 0.2, 0.05, 10, 1e-12)
+    assert (warm - reference).abs().max() < 1e-3
+    assert (warm - reference).abs().max() < (cold - reference).abs().max()
+    assert converged.shape == (3, 3)

@@ -199,6 +199,8 @@ class Dataset:
 def load_dataset(root: str | Path) -> Dataset:
     """Open a dataset directory written by :func:`write_dataset`, checking the manifest's hashes."""
     root = Path(root)
+    if not (root / "manifest.json").exists():
+        raise ValueError(f"{root}: no dataset here (manifest.json is missing); run `mmcrl synthesize` first")
     manifest = read_json(root / "manifest.json")
     for name, digest in manifest["files"].items():
         if not (root / name).exists():

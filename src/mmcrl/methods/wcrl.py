@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.5,
     "freeze_fraction": 0.5,
-    "sinkhorn_iterations": 100,
+    "sinkhorn_iterations": 20,
     "sinkhorn_threshold": 1e-4,
     "uniformity_weight": 0.3,
 }
@@ -49,7 +49,8 @@ class WCRL(ContrastiveMethod):
 
     Gradients flow through W (Sinkhorn's mass constraint then pushes competing pairs apart, driving the
     cross-correlation to a partial permutation); ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first
-    ``anneal_fraction`` of training; after ``freeze_fraction`` the plan is frozen to the exact (network simplex)
+    ``anneal_fraction`` of training; Sinkhorn is warm-started from the previous step's dual potentials, so a few
+    iterations per step suffice; after ``freeze_fraction`` the plan is frozen to the exact (network simplex)
     partial matching of a running mean of the correlations. The uniformity term keeps coordinates spread (it prevents
     one latent being encoded twice). It is told only k_m, never the pattern or the number of shared latents.
     ``cost``: ``correlation`` (paired data), ``w1`` (1-D Wasserstein distance of the marginals, for unpaired data) or
@@ -69,6 +70,8 @@ class WCRL(ContrastiveMethod):
             shape = (context.latent_dims[a], context.latent_dims[b])
             self.register_buffer(f"running_correlation_{a}_{b}", torch.zeros(shape))
             self.register_buffer(f"frozen_plan_{a}_{b}", torch.zeros(shape))
+            self.register_buffer(f"source_potential_{a}_{b}", torch.zeros(shape[0] + 1, dtype=torch.float64))
+            self.register_buffer(f"target_potential_{a}_{b}", torch.zeros(shape[1] + 1, dtype=torch.float64))
         self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
 
     def schedule(self, progress: float) -> tuple[float, float]:
@@ -106,9 +109,19 @@ class WCRL(ContrastiveMethod):
         epsilon, dustbin_cost = self.schedule(progress)
         if not self.options["plan_gradient"]:
             cost = cost.detach()
-        plan = soft_partial_plan(
-            cost, dustbin_cost, epsilon, self.options["sinkhorn_iterations"], self.options["sinkhorn_threshold"]
+        # Warm start from the previous step's dual potentials f, g (log-scalings are f/ε, g/ε).
+        source, target = getattr(self, f"source_potential_{a}_{b}"), getattr(self, f"target_potential_{a}_{b}")
+        plan, (log_u, log_v) = soft_partial_plan(
+            cost,
+            dustbin_cost,
+            epsilon,
+            self.options["sinkhorn_iterations"],
+            self.options["sinkhorn_threshold"],
+            warmstart=(source / epsilon, target / epsilon),
         )
+        if self.training:
+            source.copy_(log_u * epsilon)
+            target.copy_(log_v * epsilon)
         return plan, torch.sign(correlation.detach())
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:

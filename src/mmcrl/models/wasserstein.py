@@ -36,16 +36,23 @@ def exact_partial_matching(cost: np.ndarray, dustbin_cost: float) -> list[tuple[
 
 
 def soft_partial_plan(
-    cost: torch.Tensor, dustbin_cost: float, epsilon: float, max_iterations: int, stop_threshold: float
-) -> torch.Tensor:
+    cost: torch.Tensor,
+    dustbin_cost: float,
+    epsilon: float,
+    max_iterations: int,
+    stop_threshold: float,
+    warmstart: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     """The k_a × k_b real block W of the entropic OT plan of the dustbin problem, differentiable in ``cost``.
 
     W = argmin_{P ∈ U(μ, ν)} ⟨P, C̃⟩ − ε H(P) on the augmented cost C̃, solved by POT's log-domain Sinkhorn (stable
     for small ε) in float64 on the torch backend, so gradients flow through the iterations. Row i of W sums to the
-    mass coordinate i sends to b, i.e. 1 minus what it leaves in the dustbin.
+    mass coordinate i sends to b, i.e. 1 minus what it leaves in the dustbin. Also returns the log-scalings
+    (log u, log v) of the solution: passing them back as ``warmstart`` on the next, slightly different cost makes a
+    few iterations enough (gradients then flow through those iterations only).
     """
     augmented, source, target = dustbin_problem(cost.double(), dustbin_cost)
-    plan = ot.sinkhorn(
+    plan, log = ot.sinkhorn(
         source,
         target,
         augmented,
@@ -54,6 +61,8 @@ def soft_partial_plan(
         numItermax=max_iterations,
         stopThr=stop_threshold,
         warn=False,
+        log=True,
+        warmstart=warmstart,
     )
     k_a, k_b = cost.shape
-    return plan[:k_a, :k_b].to(cost.dtype)
+    return plan[:k_a, :k_b].to(cost.dtype), (log["log_u"].detach(), log["log_v"].detach())

@@ -124,3 +124,12 @@ def test_divergence_stops_with_a_message_naming_the_run(tmp_path):
     data = dataset(tmp_path, [[0, 1], [0, 2]], 3)
     with pytest.raises(TrainingDiverged, match="exp/easy/mcl/seed0: loss became nan"):
         fit(data, "mcl", {"tau": 1e-300}, TRAINING | {"steps": 3, "lr": 1e30}, seed=0, run_name="exp/easy/mcl/seed0")
+
+
+@pytest.mark.parametrize("method", ["oracle", "wcrl"])
+def test_training_is_deterministic_on_cpu(tmp_path, method):
+    data = dataset(tmp_path, [[0, 1], [0, 2]], 3)
+    first, _ = fit(data, method, {}, TRAINING | {"steps": 30}, seed=5, run_name="test")
+    second, _ = fit(data, method, {}, TRAINING | {"steps": 30}, seed=5, run_name="test")
+    for name, value in first.state_dict().items():
+        torch.testing.assert_close(value, second.state_dict()[name], rtol=0, atol=0, msg=name)

@@ -13,7 +13,7 @@ MINIMAL = {
 
 def test_defaults_are_filled_in_without_touching_the_input():
     config = validate_config(MINIMAL)
-    assert config["training"]["steps"] == 1500
+    assert config["training"]["steps"] == 1000
     assert config["datasets"]["d"]["dag"] == {"edge_probability": 0.4, "causal_strength": 0.5}
     assert config["datasets"]["d"]["mixing"]["layers"] == 3
     assert config["methods"]["m"]["params"] == {}

@@ -62,17 +62,16 @@ class ContrastiveMethod(nn.Module):
         """Encodings [f_m(x_m)] of a batch."""
         return [encoder(x) for encoder, x in zip(self.encoders, observations, strict=True)]
 
-    def correspondence(
-        self, a: int, b: int, encodings: list[torch.Tensor], progress: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(W_ab, s_ab) for the pair (a, b) on this batch, ``progress`` ∈ [0, 1) into training."""
+    def correspondences(
+        self, encodings: list[torch.Tensor], progress: float
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(W_ab, s_ab) for every pair (a, b) in ``self.pairs`` on this batch, ``progress`` ∈ [0, 1) into training."""
         raise NotImplementedError
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """The training objective on one batch; ``progress`` ∈ [0, 1) is the fraction of training done."""
         total = encodings[0].new_zeros(())
-        for a, b in self.pairs:
-            weights, signs = self.correspondence(a, b, encodings, progress)
+        for (a, b), (weights, signs) in zip(self.pairs, self.correspondences(encodings, progress), strict=True):
             if weights.sum() > 0:
                 total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, self.tau)
         if self.uniformity_weight > 0:
@@ -92,8 +91,8 @@ class FixedCorrespondenceMethod(ContrastiveMethod):
         """W_ab, a k_a × k_b 0/1 matrix."""
         raise NotImplementedError
 
-    def correspondence(
-        self, a: int, b: int, encodings: list[torch.Tensor], progress: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        weights = getattr(self, f"correspondence_{a}_{b}")
-        return weights, torch.ones_like(weights)
+    def correspondences(
+        self, encodings: list[torch.Tensor], progress: float
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        fixed = [getattr(self, f"correspondence_{a}_{b}") for a, b in self.pairs]
+        return [(weights, torch.ones_like(weights)) for weights in fixed]

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
-from mmcrl.models.wasserstein import exact_partial_matching, soft_partial_plan
+from mmcrl.models.wasserstein import exact_partial_matching, soft_partial_plans
 
 DEFAULTS: dict[str, Any] = {
     "cost": "correlation",
@@ -20,8 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.5,
     "freeze_fraction": 0.5,
-    "sinkhorn_iterations": 20,
-    "sinkhorn_threshold": 1e-4,
+    "sinkhorn_iterations": 10,
     "uniformity_weight": 0.3,
 }
 _NO_DUSTBIN_COST = 1e3  # a dustbin this expensive is never used: the plan matches min(k_a, k_b) coordinates
@@ -49,12 +48,12 @@ class WCRL(ContrastiveMethod):
 
     Gradients flow through W (Sinkhorn's mass constraint then pushes competing pairs apart, driving the
     cross-correlation to a partial permutation); ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first
-    ``anneal_fraction`` of training; Sinkhorn is warm-started from the previous step's dual potentials, so a few
-    iterations per step suffice; after ``freeze_fraction`` the plan is frozen to the exact (network simplex)
-    partial matching of a running mean of the correlations. The uniformity term keeps coordinates spread (it prevents
-    one latent being encoded twice). It is told only k_m, never the pattern or the number of shared latents.
-    ``cost``: ``correlation`` (paired data), ``w1`` (1-D Wasserstein distance of the marginals, for unpaired data) or
-    ``correlation+w1``.
+    ``anneal_fraction`` of training; Sinkhorn (all pairs in one batch) is warm-started from the previous step's
+    dual potentials, so ``sinkhorn_iterations`` = 10 per step suffice; after ``freeze_fraction`` the plan is frozen
+    to the exact (network simplex) partial matching of a running mean of the correlations. The uniformity term
+    keeps coordinates spread (it prevents one latent being encoded twice). It is told only k_m, never the pattern or
+    the number of shared latents. ``cost``: ``correlation`` (paired data), ``w1`` (1-D Wasserstein distance of the
+    marginals, for unpaired data) or ``correlation+w1``.
     """
 
     told = "nothing (learns the pattern)"
@@ -70,9 +69,9 @@ class WCRL(ContrastiveMethod):
             shape = (context.latent_dims[a], context.latent_dims[b])
             self.register_buffer(f"running_correlation_{a}_{b}", torch.zeros(shape))
             self.register_buffer(f"frozen_plan_{a}_{b}", torch.zeros(shape))
-            self.register_buffer(f"source_potential_{a}_{b}", torch.zeros(shape[0] + 1, dtype=torch.float64))
-            self.register_buffer(f"target_potential_{a}_{b}", torch.zeros(shape[1] + 1, dtype=torch.float64))
         self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
+        size = max(context.latent_dims) + 1
+        self.register_buffer("potentials", torch.zeros(len(self.pairs), 2, size, dtype=torch.float64))
 
     def schedule(self, progress: float) -> tuple[float, float]:
         """(ε, c_u) at this point of training."""
@@ -96,33 +95,27 @@ class WCRL(ContrastiveMethod):
             cost = cost + sorted_marginal_distance(u, v)
         return cost, correlation
 
-    def correspondence(
-        self, a: int, b: int, encodings: list[torch.Tensor], progress: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        running = getattr(self, f"running_correlation_{a}_{b}")
+    def correspondences(
+        self, encodings: list[torch.Tensor], progress: float
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        running = [getattr(self, f"running_correlation_{a}_{b}") for a, b in self.pairs]
         if self.frozen:
-            frozen = getattr(self, f"frozen_plan_{a}_{b}")
-            return frozen, torch.sign(running)
-        cost, correlation = self.cost(encodings[a], encodings[b])
-        if self.training:
-            running.mul_(0.9).add_(0.1 * correlation.detach())
+            frozen = [getattr(self, f"frozen_plan_{a}_{b}") for a, b in self.pairs]
+            return [(plan, torch.sign(average)) for plan, average in zip(frozen, running, strict=True)]
+        costs, signs = [], []
+        for (a, b), average in zip(self.pairs, running, strict=True):
+            cost, correlation = self.cost(encodings[a], encodings[b])
+            if self.training:
+                average.mul_(0.9).add_(0.1 * correlation.detach())
+            costs.append(cost if self.options["plan_gradient"] else cost.detach())
+            signs.append(torch.sign(correlation.detach()))
         epsilon, dustbin_cost = self.schedule(progress)
-        if not self.options["plan_gradient"]:
-            cost = cost.detach()
-        # Warm start from the previous step's dual potentials f, g (log-scalings are f/ε, g/ε).
-        source, target = getattr(self, f"source_potential_{a}_{b}"), getattr(self, f"target_potential_{a}_{b}")
-        plan, (log_u, log_v) = soft_partial_plan(
-            cost,
-            dustbin_cost,
-            epsilon,
-            self.options["sinkhorn_iterations"],
-            self.options["sinkhorn_threshold"],
-            warmstart=(source / epsilon, target / epsilon),
+        plans, potentials = soft_partial_plans(
+            costs, dustbin_cost, epsilon, self.options["sinkhorn_iterations"], self.potentials
         )
         if self.training:
-            source.copy_(log_u * epsilon)
-            target.copy_(log_v * epsilon)
-        return plan, torch.sign(correlation.detach())
+            self.potentials.copy_(potentials)
+        return list(zip(plans, signs, strict=True))
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         if self.training and not self.frozen and progress >= self.options["freeze_fraction"]:

@@ -35,34 +35,44 @@ def exact_partial_matching(cost: np.ndarray, dustbin_cost: float) -> list[tuple[
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(plan[:k_a, :k_b] > 0.5), strict=True)]
 
 
-def soft_partial_plan(
-    cost: torch.Tensor,
+_NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
+
+
+def soft_partial_plans(
+    costs: list[torch.Tensor],
     dustbin_cost: float,
     epsilon: float,
-    max_iterations: int,
-    stop_threshold: float,
-    warmstart: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-    """The k_a × k_b real block W of the entropic OT plan of the dustbin problem, differentiable in ``cost``.
+    iterations: int,
+    potentials: torch.Tensor | None = None,
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The k_a × k_b real blocks W of the entropic OT plans of several dustbin problems, differentiable in the costs.
 
-    W = argmin_{P ∈ U(μ, ν)} ⟨P, C̃⟩ − ε H(P) on the augmented cost C̃, solved by POT's log-domain Sinkhorn (stable
-    for small ε) in float64 on the torch backend, so gradients flow through the iterations. Row i of W sums to the
-    mass coordinate i sends to b, i.e. 1 minus what it leaves in the dustbin. Also returns the log-scalings
-    (log u, log v) of the solution: passing them back as ``warmstart`` on the next, slightly different cost makes a
-    few iterations enough (gradients then flow through those iterations only).
+    W = argmin_{P ∈ U(μ, ν)} ⟨P, C̃⟩ − ε H(P) on each augmented cost C̃, by log-domain Sinkhorn (stable for small ε),
+    in float64. Row i of W sums to the mass coordinate i sends to b, i.e. 1 minus what it leaves in the dustbin.
+    Each pair's dustbin problem is padded to (K+1) × (K+1), K = the largest k, with zero-mass rows and columns, and
+    ``iterations`` alternating updates f = ε log μ − ε LSE_j((g_j − C̃_ij)/ε), g = ε log ν − ε LSE_i((f_i − C̃_ij)/ε)
+    run on the whole batch: a few tensor operations per iteration for all pairs, where POT's ``ot.sinkhorn`` runs a
+    Python loop with convergence checks per pair (see benchmarks/RESULTS.md). ``potentials`` (P × 2 × (K+1), the
+    dual potentials f, g of a previous call) warm-start it, so a few iterations track a cost that
+    changes a little between training steps; gradients flow through the iterations run. Returns the k_a × k_b plans
+    and the new (detached) potentials.
     """
-    augmented, source, target = dustbin_problem(cost.double(), dustbin_cost)
-    plan, log = ot.sinkhorn(
-        source,
-        target,
-        augmented,
-        epsilon,
-        method="sinkhorn_log",
-        numItermax=max_iterations,
-        stopThr=stop_threshold,
-        warn=False,
-        log=True,
-        warmstart=warmstart,
-    )
-    k_a, k_b = cost.shape
-    return plan[:k_a, :k_b].to(cost.dtype), (log["log_u"].detach(), log["log_v"].detach())
+    size = max(max(cost.shape) for cost in costs) + 1
+    padded, log_source, log_target = [], [], []
+    for cost in costs:
+        augmented, source, target = dustbin_problem(cost.double(), dustbin_cost)
+        rows, columns = augmented.shape
+        padded.append(torch.nn.functional.pad(augmented, (0, size - columns, 0, size - rows)))
+        log_source.append(torch.nn.functional.pad(source.log(), (0, size - rows), value=_NO_MASS))
+        log_target.append(torch.nn.functional.pad(target.log(), (0, size - columns), value=_NO_MASS))
+    cost_batch, log_mu, log_nu = torch.stack(padded), torch.stack(log_source), torch.stack(log_target)
+    if potentials is None:
+        f, g = torch.zeros_like(log_mu), torch.zeros_like(log_nu)
+    else:
+        f, g = potentials[:, 0], potentials[:, 1]
+    for _ in range(iterations):
+        f = epsilon * log_mu - epsilon * torch.logsumexp((g[:, None, :] - cost_batch) / epsilon, dim=2)
+        g = epsilon * log_nu - epsilon * torch.logsumexp((f[:, :, None] - cost_batch) / epsilon, dim=1)
+    plans = torch.exp((f[:, :, None] + g[:, None, :] - cost_batch) / epsilon)
+    blocks = [plan[: cost.shape[0], : cost.shape[1]].to(cost.dtype) for plan, cost in zip(plans, costs, strict=True)]
+    return blocks, torch.stack([f, g], dim=1).detach()

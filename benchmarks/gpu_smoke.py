@@ -13,22 +13,15 @@ from pathlib import Path
 
 import torch
 
-from mmcrl.data.synthetic import SyntheticSpec, load_dataset, write_dataset
+from mmcrl.config import dataset_spec
+from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.train import fit
 
 DATASETS = {
     "yao4": {"n_latents": 6, "pattern": [[0, 1, 2, 3, 4], [0, 1, 2, 4, 5], [0, 1, 2, 3, 5], [0, 1, 3, 4, 5]]},
     "chain3": {"n_latents": 6, "pattern": [[0, 2, 3], [0, 1, 2, 4], [1, 2, 5]]},
 }
-GENERATOR = {
-    "dag": {"edge_probability": 0.4, "causal_strength": 0.5},
-    "noise": "laplace",
-    "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2, "candidates": 100},
-    "observation_noise": 0.0,
-    "n_train": 20000,
-    "n_val": 1000,
-    "n_test": 1000,
-}
+GENERATOR = {"n_train": 20000, "n_val": 1000, "n_test": 1000}
 TRAINING = {
     "lr": 0.003,
     "lr_final_fraction": 0.05,
@@ -57,7 +50,7 @@ def main() -> None:
     print(f"{'dataset':<8} {'method':<7} {'batch':>6} " + " ".join(f"{d + ' steps/s':>14}" for d in devices))
     with tempfile.TemporaryDirectory() as root:
         for name, pattern in DATASETS.items():
-            write_dataset(SyntheticSpec.from_config(name, pattern | GENERATOR), 0, Path(root) / name)
+            write_dataset(dataset_spec(name, **pattern, **GENERATOR), 0, Path(root) / name)
             dataset = load_dataset(Path(root) / name)
             for method in args.methods:
                 for batch_size in args.batch_sizes:

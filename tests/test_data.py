@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from mmcrl.config import dataset_spec
 from mmcrl.data.mixing import apply_mixing, random_mixing, well_conditioned_matrix
 from mmcrl.data.patterns import pattern_from_subsets, random_pattern, subsets_from_pattern
 from mmcrl.data.scm import NOISE_FAMILIES, random_dag, sample_latents, sample_noise
@@ -11,18 +12,16 @@ from mmcrl.metrics import identifiability_classes
 
 
 def spec(**overrides) -> SyntheticSpec:
-    entry = {
+    fields = {
         "n_latents": 6,
         "pattern": [[0, 2, 3], [0, 1, 2, 4], [1, 2, 5]],
-        "dag": {"edge_probability": 0.5, "causal_strength": 0.5},
-        "noise": "laplace",
-        "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2, "candidates": 50},
-        "observation_noise": 0.0,
+        "dag": {"edge_probability": 0.5},
+        "mixing": {"candidates": 50},
         "n_train": 600,
         "n_val": 200,
         "n_test": 200,
     }
-    return SyntheticSpec.from_config("test", entry | overrides)
+    return dataset_spec("test", **(fields | overrides))
 
 
 def test_pattern_from_subsets_builds_the_matrix_and_refuses_unseen_latents():

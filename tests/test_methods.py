@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmcrl.data.synthetic import SyntheticSpec, load_dataset, write_dataset
+from mmcrl.config import dataset_spec
+from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
 from mmcrl.methods.losses import correspondence_infonce, uniformity
 from mmcrl.metrics import r2_per_latent
@@ -27,18 +28,18 @@ TRAINING = {
 
 
 def dataset(tmp_path, pattern, n_latents):
-    entry = {
-        "n_latents": n_latents,
-        "pattern": pattern,
-        "dag": {"edge_probability": 0.3, "causal_strength": 0.5},
-        "noise": "uniform",
-        "mixing": {"layers": 3, "undercomplete_ratio": 2.0, "negative_slope": 0.2, "candidates": 100},
-        "observation_noise": 0.0,
-        "n_train": 4000,
-        "n_val": 1000,
-        "n_test": 1000,
-    }
-    write_dataset(SyntheticSpec.from_config("easy", entry), 0, tmp_path)
+    spec = dataset_spec(
+        "easy",
+        n_latents=n_latents,
+        pattern=pattern,
+        dag={"edge_probability": 0.3},
+        noise="uniform",
+        mixing={"candidates": 100},
+        n_train=4000,
+        n_val=1000,
+        n_test=1000,
+    )
+    write_dataset(spec, 0, tmp_path)
     return load_dataset(tmp_path)
 
 

@@ -66,6 +66,12 @@ def coerce_command_line_strings(value: Any) -> Any:
     return value
 
 
+def dataset_spec(name: str, **fields: Any) -> SyntheticSpec:
+    """A synthetic dataset spec from the given ``datasets.<name>`` fields, validated and completed with the schema's
+    defaults, e.g. ``dataset_spec("mine", n_latents=4, pattern=[[0, 1, 2], [0, 3]])``."""
+    return SyntheticSpec.from_config(name, validate_config({"datasets": {name: fields}})["datasets"][name])
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from mmcrl.config import ConfigError, load_config, validate_config
@@ -49,8 +50,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     entry = _entry(config, "methods", args.method)
     run = f"{args.experiment}/{args.dataset}/{args.method}/seed{args.seed}"
     seed = derive_seed(args.experiment, args.dataset, args.method, args.seed) % 2**31
-    model, record = fit(load_dataset(args.data), entry["method"], entry["params"], config["training"], seed, run)
+    progress = Path(f"{args.out}.progress")
+    dataset = load_dataset(args.data)
+    model, record = fit(dataset, entry["method"], entry["params"], config["training"], seed, run, progress)
     save_checkpoint(args.out, model, record | {"method_name": args.method})
+    progress.unlink(missing_ok=True)
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
 
 

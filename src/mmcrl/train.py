@@ -7,6 +7,7 @@ training with :class:`TrainingDiverged` naming the run and the step.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import pickle
@@ -62,9 +63,21 @@ def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
 
 
 def fit(
-    dataset: Dataset, method: str, params: dict[str, Any], training: dict[str, Any], seed: int, run_name: str
+    dataset: Dataset,
+    method: str,
+    params: dict[str, Any],
+    training: dict[str, Any],
+    seed: int,
+    run_name: str,
+    progress_path: str | Path | None = None,
 ) -> tuple[ContrastiveMethod, dict[str, Any]]:
-    """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run."""
+    """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run.
+
+    With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses) is written there
+    atomically every ``training.checkpoint_every`` steps, and a run started again resumes from it when it belongs to
+    the same run (method, options, training config, seed, data); the resumed run ends with the same model as an
+    uninterrupted one (on CPU).
+    """
     torch.manual_seed(seed)
     device = pick_device(training["device"])
     if device.type == "cpu":
@@ -75,9 +88,17 @@ def fit(
     n_samples = tensors[0].shape[0]
     optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    losses: list[float] = []
+    identity = json.dumps([method, params, _budget(training), seed, str(dataset.root)], sort_keys=True)
+    first_step, losses, earlier_seconds = 0, [], 0.0
+    saved = _read_progress(progress_path, identity) if progress_path else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        first_step, losses, earlier_seconds = saved["step"], saved["losses"], saved["seconds"]
+        log.info("%s resumed at step %d from %s", run_name, first_step, progress_path)
     start = time.perf_counter()
-    for step in range(training["steps"]):
+    for step in range(first_step, training["steps"]):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, training)
         index = torch.randint(n_samples, (training["batch_size"],), generator=generator).to(device)
@@ -91,6 +112,17 @@ def fit(
         losses.append(value)
         if step % training["log_every"] == 0 or step == training["steps"] - 1:
             log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+        if progress_path and (step + 1) % training["checkpoint_every"] == 0 and step + 1 < training["steps"]:
+            progress = {
+                "identity": identity,
+                "step": step + 1,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state(),
+                "losses": losses,
+                "seconds": earlier_seconds + time.perf_counter() - start,
+            }
+            atomic_write(progress_path, lambda stream, progress=progress: torch.save(progress, stream))
     record = {
         "run": run_name,
         "method": method,
@@ -98,11 +130,31 @@ def fit(
         "training": training,
         "seed": seed,
         "device": str(device),
-        "train_seconds": time.perf_counter() - start,
+        "train_seconds": earlier_seconds + time.perf_counter() - start,
         "final_loss": float(np.mean(losses[-50:])),
         "loss_curve": losses[:: max(1, len(losses) // 200)],
     }
     return model.cpu(), record
+
+
+def _budget(training: dict[str, Any]) -> dict[str, Any]:
+    """The training settings that change the result (not logging, checkpointing, device or threads)."""
+    return {k: v for k, v in training.items() if k not in ("log_every", "checkpoint_every", "device", "threads")}
+
+
+def _read_progress(path: str | Path, identity: str) -> dict[str, Any] | None:
+    """The saved training state at ``path`` if it exists, is readable and belongs to this run; else None."""
+    if not Path(path).exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError):
+        log.warning("ignoring unreadable training state %s", path)
+        return None
+    if saved.get("identity") != identity:
+        log.warning("ignoring training state %s: it belongs to another run or configuration", path)
+        return None
+    return saved
 
 
 def save_checkpoint(path: str | Path, model: ContrastiveMethod, record: dict[str, Any]) -> Path:

@@ -1,5 +1,6 @@
 """The Snakemake workflow end to end on a tiny config, and its rerun semantics."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -55,7 +56,16 @@ TINY = {
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([SNAKEMAKE, "--cores", "2", *args], cwd=workdir, capture_output=True, text=True, timeout=600)
+    """Run this environment's snakemake; its jobs find this environment's ``mmcrl`` on PATH."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        [SNAKEMAKE, "--cores", "2", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ | {"PATH": path},
+    )
 
 
 def jobs_to_run(workdir: Path, *args: str) -> set[str]:

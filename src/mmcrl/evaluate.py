@@ -29,12 +29,14 @@ def _mean_or_none(values: list[float]) -> float | None:
 
 
 def per_latent_scores(
-    dataset: Dataset, val_encodings: list[np.ndarray], test_encodings: list[np.ndarray], kernel_max_fit: int
+    pattern: np.ndarray,
+    z_val: np.ndarray,
+    z_test: np.ndarray,
+    val_encodings: list[np.ndarray],
+    test_encodings: list[np.ndarray],
+    kernel_max_fit: int,
 ) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int]]:
     """One record per latent (class, signature, matched correlations, R²) and the true coordinate → latent map."""
-    pattern = dataset.sharing_pattern
-    z_val, _ = dataset.split("val")
-    z_test, _ = dataset.split("test")
     classes = metrics.identifiability_classes(pattern)
     scores: dict[str, dict[int, dict[int, float]]] = {
         key: {j: {} for j in range(pattern.shape[1])} for key in ("pearson", "spearman", "r2_linear", "r2_kernel")
@@ -71,19 +73,18 @@ def per_latent_scores(
     return records, latent_of_coordinate
 
 
-def best_matched_latents(dataset: Dataset, test_encodings: list[np.ndarray]) -> np.ndarray:
-    """ẑ (n × N): for each latent, the learned coordinate with the highest |corr| among the modalities seeing it."""
-    pattern = dataset.sharing_pattern
-    z_test, _ = dataset.split("test")
-    estimate = np.zeros_like(z_test, dtype=np.float64)
-    best = np.full(pattern.shape[1], -1.0)
-    for m, h in enumerate(test_encodings):
-        subset = np.flatnonzero(pattern[m])
-        matched, assignment = metrics.matched_correlations(z_test[:, subset], h)
-        for position, latent in enumerate(subset):
-            if assignment[position] >= 0 and matched[position] > best[latent]:
-                best[latent] = matched[position]
-                estimate[:, latent] = h[:, assignment[position]]
+def best_matched_latents(
+    latents: list[dict[str, Any]], latent_of_coordinate: dict[tuple[int, int], int], test_encodings: list[np.ndarray]
+) -> np.ndarray:
+    """ẑ (n × N): for each latent, its Pearson-matched coordinate in the modality where that match is strongest
+    (the first such modality on ties), from the matching :func:`per_latent_scores` already made."""
+    coordinate_of = {(m, latent): i for (m, i), latent in latent_of_coordinate.items()}
+    estimate = np.zeros((test_encodings[0].shape[0], len(latents)))
+    for record in latents:
+        matched = {m: score for m, score in record["mcc_by_modality"].items() if (m, record["latent"]) in coordinate_of}
+        if matched:
+            m = max(matched, key=matched.get)
+            estimate[:, record["latent"]] = test_encodings[m][:, coordinate_of[(m, record["latent"])]]
     return estimate
 
 
@@ -96,7 +97,10 @@ def evaluate(
     pc_alpha: float,
 ) -> dict[str, Any]:
     """Every metric of one run: a flat ``summary`` (one value per metric) and the per-latent ``latents`` records."""
-    latents, true_map = per_latent_scores(dataset, val_encodings, test_encodings, kernel_max_fit)
+    pattern = dataset.sharing_pattern
+    z_val, _ = dataset.split("val")
+    z_test, _ = dataset.split("test")
+    latents, true_map = per_latent_scores(pattern, z_val, z_test, val_encodings, test_encodings, kernel_max_fit)
     recovered_map = {
         (m, i): latent
         for m, row in enumerate(structure["latent_of_coordinate"])
@@ -105,7 +109,7 @@ def evaluate(
     }
     structure_scores = metrics.pair_scores(metrics.shared_pairs(recovered_map), metrics.shared_pairs(true_map))
     adjacency = np.asarray(dataset.ground_truth["adjacency"])
-    z_test, _ = dataset.split("test")
+    z_estimate = best_matched_latents(latents, true_map, test_encodings)
     summary: dict[str, Any] = {
         "mcc": float(np.mean([r["mcc"] for r in latents])),
         "mcc_spearman": float(np.mean([r["mcc_spearman"] for r in latents])),
@@ -115,11 +119,9 @@ def evaluate(
         "structure_precision": structure_scores["precision"],
         "structure_recall": structure_scores["recall"],
         "structure_f1": structure_scores["f1"],
-        "structure_exact": bool(
-            metrics.pattern_matches(dataset.sharing_pattern, np.asarray(structure["recovered_pattern"]))
-        ),
+        "structure_exact": bool(metrics.pattern_matches(pattern, np.asarray(structure["recovered_pattern"]))),
         "structure_conflicts": len(structure["conflicts"]),
-        "shd": metrics.dag_to_cpdag_shd(adjacency, best_matched_latents(dataset, test_encodings), pc_alpha),
+        "shd": metrics.dag_to_cpdag_shd(adjacency, z_estimate, pc_alpha),
         "shd_true_latents": metrics.dag_to_cpdag_shd(adjacency, z_test.astype(np.float64), pc_alpha),
     }
     for latent_class in CLASSES:

@@ -50,7 +50,8 @@ def learning_rate(step: int, training: dict[str, Any]) -> float:
 
 
 def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
-    """The context every method gets: d_m, k_m = |S_m| + extra_dims, encoder size, and (for the oracle) the pattern."""
+    """The context every method gets: d_m, k_m = |S_m| + extra_dims, encoder kinds and size, and (for the oracle)
+    the pattern."""
     pattern = dataset.sharing_pattern
     return MethodContext(
         observed_dims=list(dataset.ground_truth["observed_dims"]),
@@ -59,6 +60,7 @@ def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
         depth=training["depth"],
         tau=training["tau"],
         sharing_pattern=pattern,
+        encoder_kinds=dataset.ground_truth.get("encoder_kinds"),
     )
 
 
@@ -102,7 +104,7 @@ def fit(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, training)
         index = torch.randint(n_samples, (training["batch_size"],), generator=generator).to(device)
-        loss = model.loss(model([x[index] for x in tensors]), step / training["steps"])
+        loss = model.training_loss([x[index] for x in tensors], step / training["steps"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -11,12 +11,13 @@ import torch
 from torch import nn
 
 from mmcrl.methods.losses import correspondence_infonce, uniformity
-from mmcrl.models.encoders import mlp_encoder
+from mmcrl.models.encoders import build_encoder
 
 
 @dataclass(frozen=True)
 class MethodContext:
-    """What a method is given: observed dimensions d_m, learned dimensions k_m, and, only for methods that declare
+    """What a method is given: observed dimensions d_m, learned dimensions k_m, each modality's encoder kind (a key
+    of :data:`mmcrl.models.encoders.ENCODERS`; None: all ``mlp``), and, only for methods that declare
     ``told_pattern``, the true sharing pattern."""
 
     observed_dims: list[int]
@@ -25,6 +26,11 @@ class MethodContext:
     depth: int
     tau: float
     sharing_pattern: np.ndarray | None = None
+    encoder_kinds: list[str] | None = None
+
+    def encoder_kind(self, m: int) -> str:
+        """The encoder kind of modality m."""
+        return "mlp" if self.encoder_kinds is None else self.encoder_kinds[m]
 
 
 class ContrastiveMethod(nn.Module):
@@ -53,8 +59,8 @@ class ContrastiveMethod(nn.Module):
         self.tau = float(params.get("tau", context.tau))
         self.uniformity_weight = float(params.get("uniformity_weight", self.default_uniformity_weight))
         self.encoders = nn.ModuleList(
-            mlp_encoder(d, k, context.width, context.depth)
-            for d, k in zip(context.observed_dims, context.latent_dims, strict=True)
+            build_encoder(context.encoder_kind(m), d, k, context.width, context.depth)
+            for m, (d, k) in enumerate(zip(context.observed_dims, context.latent_dims, strict=True))
         )
         self.pairs = list(itertools.combinations(range(len(self.encoders)), 2))
 
@@ -68,8 +74,13 @@ class ContrastiveMethod(nn.Module):
         """(W_ab, s_ab) for every pair (a, b) in ``self.pairs`` on this batch, ``progress`` ∈ [0, 1) into training."""
         raise NotImplementedError
 
+    def training_loss(self, observations: list[torch.Tensor], progress: float) -> torch.Tensor:
+        """The objective the trainer minimises on one batch of observations; ``progress`` ∈ [0, 1) is the fraction
+        of training done. Methods whose loss needs more than the encodings (e.g. a decoder) override this."""
+        return self.loss(self(observations), progress)
+
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
-        """The training objective on one batch; ``progress`` ∈ [0, 1) is the fraction of training done."""
+        """The contrastive objective on one batch's encodings."""
         total = encodings[0].new_zeros(())
         for (a, b), (weights, signs) in zip(self.pairs, self.correspondences(encodings, progress), strict=True):
             if weights.sum() > 0:

@@ -1,5 +1,5 @@
 """Neural building blocks: encoders (and, later, the Wasserstein structure module)."""
 
-from mmcrl.models.encoders import mlp_encoder
+from mmcrl.models.encoders import ENCODERS, build_encoder, mlp_encoder
 
-__all__ = ["mlp_encoder"]
+__all__ = ["ENCODERS", "build_encoder", "mlp_encoder"]

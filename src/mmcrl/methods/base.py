@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmcrl.methods.losses import correspondence_infonce, uniformity
+from mmcrl.methods.losses import pairwise_alignment, uniformity
 from mmcrl.models.encoders import build_encoder
 
 
@@ -81,10 +81,7 @@ class ContrastiveMethod(nn.Module):
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """The contrastive objective on one batch's encodings."""
-        total = encodings[0].new_zeros(())
-        for (a, b), (weights, signs) in zip(self.pairs, self.correspondences(encodings, progress), strict=True):
-            if weights.sum() > 0:
-                total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, self.tau)
+        total = pairwise_alignment(encodings, self.pairs, self.correspondences(encodings, progress), self.tau)
         if self.uniformity_weight > 0:
             total = total + self.uniformity_weight * sum(uniformity(u) for u in encodings)
         return total

@@ -9,6 +9,7 @@ from mmcrl.methods import MethodContext, build_method
 from mmcrl.models.wasserstein import (
     StructureModule,
     dustbin_problem,
+    scaled_squared_difference,
     soft_partial_plans,
     sorted_marginal_distance,
     standardised,
@@ -93,7 +94,9 @@ def test_marginal_distance_is_zero_for_equal_distributions_up_to_sign_and_scale(
     assert distance[0, 0] < 0.1  # independent but both Gaussian: W1 cannot tell (this is why it is for unpaired data)
 
 
-@pytest.mark.parametrize("params", [{}, {"dustbin": False}, {"plan_gradient": False}, {"cost": "correlation+w1"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"dustbin": False}, {"plan_gradient": False}, {"cost": "correlation+w1"}, {"cost": "squared"}]
+)
 def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, np.array([[1, 1, 0, 0], [1, 0, 1, 1], [0, 1, 0, 1]]))
     model = build_method("wcrl", context, params)
@@ -116,3 +119,13 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
     assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
     with pytest.raises(ValueError, match="unknown structure option"):
         StructureModule([3, 2], {"epsilon": 0.1})
+
+
+def test_scaled_squared_difference_equals_one_minus_abs_correlation_at_equal_scales():
+    u = torch.randn(500, 2, dtype=torch.float64)
+    v = torch.stack([-u[:, 0] + 0.3 * torch.randn(500, dtype=torch.float64), torch.randn(500, dtype=torch.float64)], 1)
+    correlation = standardised(u).T @ standardised(v) / 500
+    assert torch.allclose(scaled_squared_difference(standardised(u), standardised(v)), 1 - correlation.abs(), atol=1e-5)
+    # scaling one side by 3 leaves 1 − |ρ| unchanged but raises the squared-difference cost: 1 − 2·3|ρ|/(1 + 9)
+    scaled = scaled_squared_difference(standardised(u), 3 * standardised(v))
+    assert torch.allclose(scaled, 1 - 0.6 * correlation.abs(), atol=1e-5)

@@ -96,7 +96,7 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "sinkhorn_iterations": 10,
 }
 _NO_DUSTBIN_COST = 1e3  # a dustbin this expensive is never used: the plan matches min(k_a, k_b) coordinates
-COSTS = ("correlation", "w1", "correlation+w1")
+COSTS = ("correlation", "squared", "w1", "correlation+w1")
 
 
 def standardised(u: torch.Tensor) -> torch.Tensor:
@@ -112,20 +112,31 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
+def scaled_squared_difference(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """min_± E(u_i ∓ v_j)² / (Var u_i + Var v_j) = 1 − 2 |Cov(u_i, v_j)| / (Var u_i + Var v_j) on centred columns: the
+    squared difference up to sign, made scale-free overall but not per coordinate (unlike 1 − |ρ|, which it equals
+    when Var u_i = Var v_j, it also charges for a difference in scale)."""
+    u, v = u - u.mean(dim=0), v - v.mean(dim=0)
+    covariance = u.T @ v / u.shape[0]
+    variances = u.square().mean(dim=0)[:, None] + v.square().mean(dim=0)[None, :]
+    return 1.0 - 2.0 * covariance.abs() / (variances + 1e-6)
+
+
 class StructureModule(nn.Module):
     """Learns which coordinates of which modalities encode the same latent: for every pair of modalities (a, b) a
     partial OT plan W_ab ∈ [0, 1]^{k_a × k_b} between their coordinates, with a "not shared" dustbin on both sides.
 
-    W_ab = Sinkhorn_ε(C_ab with a dustbin of cost c_u) on the batch, C_ab[i, j] = 1 − |corr(u_i, v_j)| (``cost``
-    ``correlation``, paired data), min_± W1 of the standardised marginals (``w1``, unpaired data) or both summed
-    (``correlation+w1``); signs s_ab = sign corr. ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first
-    ``anneal_fraction`` of training (geometric / linear; ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u
-    so large that min(k_a, k_b) pairs are always matched). Sinkhorn runs for all pairs in one batch, warm-started
-    from the previous step's dual potentials (``sinkhorn_iterations`` per step), and is differentiable in the
-    encodings when ``plan_gradient`` (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs
-    apart). After ``freeze_fraction`` of training the plans are frozen to the exact (network simplex) partial matching
-    of a running mean of the correlations. Plugs into any model with per-modality encodings:
-    :meth:`alignment_loss` is the plan-weighted contrastive term.
+    W_ab = Sinkhorn_ε(C_ab with a dustbin of cost c_u) on the batch, with C_ab[i, j] = 1 − |corr(u_i, v_j)|
+    (``cost: correlation``, paired data), the scale-aware squared difference up to sign (``squared``, see
+    :func:`scaled_squared_difference`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
+    correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr.
+    ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training (geometric /
+    linear); ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that min(k_a, k_b) pairs are
+    always matched. Sinkhorn runs for all pairs in one batch, warm-started from the previous step's dual potentials
+    (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient`` (Sinkhorn's mass
+    constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction`` of training
+    the plans are frozen to the exact (network simplex) partial matching of a running mean of the correlations.
+    Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 
     def __init__(self, latent_dims: list[int], options: dict[str, Any] | None = None) -> None:
@@ -163,6 +174,8 @@ class StructureModule(nn.Module):
         kind = self.options["cost"]
         if kind == "w1":
             return sorted_marginal_distance(u, v), correlation
+        if kind == "squared":
+            return scaled_squared_difference(u, v), correlation
         cost = 1.0 - correlation.abs()
         if kind == "correlation+w1":
             cost = cost + sorted_marginal_distance(u, v)

@@ -8,8 +8,8 @@ import torch
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.models.wasserstein import (
     StructureModule,
+    covariance_costs,
     dustbin_problem,
-    scaled_squared_difference,
     soft_partial_plans,
     sorted_marginal_distance,
     standardised,
@@ -104,7 +104,7 @@ def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     assert torch.isfinite(model.loss(model(batch), 0.1))
     model.loss(model(batch), 0.6)
     assert bool(model.structure.frozen)
-    assert set(model.structure.frozen_plan_0_1.unique().tolist()) <= {0.0, 1.0}
+    assert set(model.structure.frozen_plans[0].unique().tolist()) <= {0.0, 1.0}
     assert model.context.sharing_pattern is None
 
 
@@ -121,11 +121,32 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
         StructureModule([3, 2], {"epsilon": 0.1})
 
 
-def test_scaled_squared_difference_equals_one_minus_abs_correlation_at_equal_scales():
+def test_squared_difference_cost_equals_one_minus_abs_correlation_at_equal_scales():
     u = torch.randn(500, 2, dtype=torch.float64)
     v = torch.stack([-u[:, 0] + 0.3 * torch.randn(500, dtype=torch.float64), torch.randn(500, dtype=torch.float64)], 1)
-    correlation = standardised(u).T @ standardised(v) / 500
-    assert torch.allclose(scaled_squared_difference(standardised(u), standardised(v)), 1 - correlation.abs(), atol=1e-5)
+
+    def costs(w):
+        centred = w - w.mean(dim=0)
+        covariance = centred.T @ centred / w.shape[0]
+        return covariance_costs(covariance, "squared")[:2, 2:], covariance_costs(covariance, "correlation")[:2, 2:]
+
+    squared, correlation = costs(torch.cat([standardised(u), standardised(v)], 1))
+    assert torch.allclose(squared, correlation, atol=1e-5)
+    assert torch.allclose(correlation, correlation_cost(u, v), atol=1e-5)
     # scaling one side by 3 leaves 1 − |ρ| unchanged but raises the squared-difference cost: 1 − 2·3|ρ|/(1 + 9)
-    scaled = scaled_squared_difference(standardised(u), 3 * standardised(v))
-    assert torch.allclose(scaled, 1 - 0.6 * correlation.abs(), atol=1e-5)
+    scaled, _ = costs(torch.cat([standardised(u), 3 * standardised(v)], 1))
+    assert torch.allclose(scaled, 1 - 0.6 * (1 - correlation), atol=1e-5)
+
+
+def test_structure_module_plans_equal_the_per_pair_reference():
+    generator = torch.Generator().manual_seed(3)
+    encodings = [torch.randn(300, k, generator=generator) for k in (3, 2, 4)]
+    encodings[1] = encodings[1] + encodings[0][:, :2]  # some correlation between modalities 0 and 1
+    structure = StructureModule([3, 2, 4], {"sinkhorn_iterations": 200}).eval()
+    epsilon, dustbin_cost = structure.schedule(0.0)
+    pairs = structure(encodings, 0.0)
+    costs = [correlation_cost(encodings[a], encodings[b]) for a, b in structure.pairs]
+    reference, _ = soft_partial_plans(costs, dustbin_cost, epsilon, 200)
+    for (plan, signs), expected, (a, b) in zip(pairs, reference, structure.pairs, strict=True):
+        torch.testing.assert_close(plan, expected, atol=1e-5, rtol=0)
+        assert signs.shape == (structure.latent_dims[a], structure.latent_dims[b])

@@ -1,5 +1,6 @@
 """DVC records the workflow: a manual `snakemake` leaves the DVC stage up to date, a fresh clone pulls the outputs
-and has nothing to do, and `dvc exp run -S` on a training key reruns training and what follows only."""
+and has nothing to do, `dvc exp run -S` on a training key reruns training and what follows only, and a run of another
+config is not recorded as the stage's."""
 
 import json
 import subprocess
@@ -86,3 +87,11 @@ def test_dvc_exp_run_on_a_training_key_reruns_training_and_what_follows_only(rep
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}
     changed = json.loads(dvc(repo, "metrics", "diff", "--json").stdout)["reports/metrics.json"]
     assert any(not name.endswith("train_seconds") for name in changed), "no metric of the retrained models changed"
+
+
+@pytest.mark.e2e
+def test_a_run_of_another_config_is_not_recorded_as_the_stage(repo):
+    result = snakemake(repo, "--config", "figures={dpi: 90}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DVC: this run used another config than config/config.yaml" in result.stdout + result.stderr
+    assert json.loads(dvc(repo, "status", "--json").stdout) != {}, "DVC must see outputs that its params did not make"

@@ -32,6 +32,7 @@ def study(tmp_path_factory) -> Path:
     workdir = copy_study(tmp_path_factory.mktemp("study"))
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "DVC: not a DVC repository" in result.stdout + result.stderr  # the onsuccess hook skips, in one line
     return workdir
 
 

@@ -7,7 +7,8 @@ REPORT = "reports/report.html"
 
 def report_is_stale():
     """True when every table and figure exists and the HTML report is missing or older than one of them."""
-    shown = [Path(p) for p in TABLES + [p for e in config["experiments"] for p in figure_files(e)]]
+    figures = [p for e in config["experiments"] for p in figure_files(e)] + sample_grid_files()
+    shown = [Path(p) for p in TABLES + figures]
     if not all(path.exists() for path in shown):
         return False  # a partial run (a single target): the report waits for the whole study
     return not Path(REPORT).exists() or max(p.stat().st_mtime for p in shown) > Path(REPORT).stat().st_mtime

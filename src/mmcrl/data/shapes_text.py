@@ -10,7 +10,7 @@ x                   continuous  [0, 1], left → right                         i
 y                   continuous  [0, 1], top → bottom                         image, text
 object_hue          continuous  [0, 0.8] (HSV hue; no wrap-around)           image, text
 rotation            continuous  [−30°, 30°]                                      image
-size                continuous  [0.12, 0.22] (circumradius / image side)         image
+size                continuous  [0.14, 0.26] (circumradius / image side)         image
 background_hue      continuous  [0, 0.8]                                         image
 phrasing            discrete    one of the caption templates                     text
 ==================  ==========  ===========================================  ==========
@@ -76,7 +76,7 @@ FACTORS = (
     Factor("y"),
     Factor("object_hue", 0.0, 0.8),
     Factor("rotation", -30.0, 30.0),
-    Factor("size", 0.12, 0.22),
+    Factor("size", 0.14, 0.26),
     Factor("background_hue", 0.0, 0.8),
     Factor("phrasing", classes=tuple(f"template{t}" for t in range(len(TEMPLATES)))),
 )

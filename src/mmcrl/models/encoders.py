@@ -30,9 +30,10 @@ def mlp_encoder(input_dim: int, output_dim: int, width: int, depth: int) -> nn.S
 class ImageEncoder(nn.Module):
     """A small CNN for H × H RGB images stored flat (d = 3·H², H a power of two ≥ 8).
 
-    x ↦ x / 255 − ½, then log2(H / 4) blocks of [3×3 conv, stride 2, LeakyReLU] (channels c, 2c, 2c, ...,
-    c = max(8, width / 8)) down to 4 × 4, then ``depth`` − 1 hidden LeakyReLU layers of size ``width`` on the
-    flattened features and a linear output layer (at least one hidden layer).
+    x ↦ x / 255 − ½, a [3×3 conv, stride 1, c channels, LeakyReLU] at full resolution (fine detail: the shape),
+    then log2(H / 4) blocks of [3×3 conv, stride 2, LeakyReLU] (channels 2c, 2c, ..., c = max(8, width / 8)) down
+    to 4 × 4, then ``depth`` − 1 hidden LeakyReLU layers of size ``width`` on the flattened features and a linear
+    output layer (at least one hidden layer).
     """
 
     def __init__(self, input_dim: int, output_dim: int, width: int, depth: int) -> None:
@@ -42,11 +43,11 @@ class ImageEncoder(nn.Module):
             raise ValueError(f"cnn encoder: input_dim {input_dim} is not 3·H·H with H a power of two ≥ 8")
         self.side = side
         channels = max(8, width // 8)
-        layers: list[nn.Module] = []
-        previous, size = 3, side
+        layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1), nn.LeakyReLU(0.2)]
+        previous, size = channels, side
         while size > 4:
-            layers += [nn.Conv2d(previous, channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
-            previous, size, channels = channels, size // 2, 2 * max(8, width // 8)
+            layers += [nn.Conv2d(previous, 2 * channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            previous, size = 2 * channels, size // 2
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.head = mlp_encoder(previous * size * size, output_dim, width, max(1, depth - 1))
 

@@ -72,7 +72,8 @@ def markdown_table(summary: pd.DataFrame, metrics: list[str]) -> str:
 
 
 def write_tables(paths: list[str | Path], out_dir: str | Path, metrics_json: str | Path) -> None:
-    """Write ``runs.csv``, ``latents.csv``, per experiment ``<exp>.csv`` and ``<exp>.md``, and the DVC metrics file."""
+    """Write ``runs.csv``, ``latents.csv``, per experiment ``<exp>.csv`` and ``<exp>.md``, the DVC metrics file,
+    ``factors.csv`` and ``downstream.csv`` / ``.md``."""
     out_dir = Path(out_dir)
     runs, latents = collect(paths)
     _write_csv(runs, out_dir / "runs.csv")

@@ -109,6 +109,8 @@ def test_the_configured_dag_is_the_only_dependence():
         ({"dag": [["x", "colour"]]}, "datasets.pics.dag.0.1"),
         ({"n_latents": 3}, "unknown key"),
         ({"image_size": 48}, "image_size"),
+        ({"kind": "blender"}, r"datasets.pics.kind: 'blender' is not one of \['synthetic', 'shapes-text'\]"),
+        ({"kind": "synthetic"}, "'n_latents' is a required property"),
     ],
 )
 def test_bad_shapes_text_entries_are_refused(fields, message):

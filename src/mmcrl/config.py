@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mmcrl.data.synthetic import SyntheticSpec
+from mmcrl.data.kinds import DatasetSpec, spec_from_config
 
 
 class ConfigError(ValueError):
@@ -66,10 +66,11 @@ def coerce_command_line_strings(value: Any) -> Any:
     return value
 
 
-def dataset_spec(name: str, **fields: Any) -> SyntheticSpec:
-    """A synthetic dataset spec from the given ``datasets.<name>`` fields, validated and completed with the schema's
-    defaults, e.g. ``dataset_spec("mine", n_latents=4, pattern=[[0, 1, 2], [0, 3]])``."""
-    return SyntheticSpec.from_config(name, validate_config({"datasets": {name: fields}})["datasets"][name])
+def dataset_spec(name: str, **fields: Any) -> DatasetSpec:
+    """A dataset spec from the given ``datasets.<name>`` fields, validated and completed with the schema's
+    defaults, e.g. ``dataset_spec("mine", n_latents=4, pattern=[[0, 1, 2], [0, 3]])`` (synthetic) or
+    ``dataset_spec("pics", kind="shapes-text", n_train=1000)``."""
+    return spec_from_config(name, validate_config({"datasets": {name: fields}})["datasets"][name])
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -99,7 +100,7 @@ def _check_references(config: dict[str, Any]) -> None:
 def _check_datasets(config: dict[str, Any]) -> None:
     for name, entry in config["datasets"].items():
         try:
-            SyntheticSpec.from_config(name, entry).check()
+            spec_from_config(name, entry).check()
         except ValueError as error:
             raise ConfigError(f"config key datasets.{name}: {error}") from error
 

@@ -24,6 +24,7 @@ REQUIRED_COLUMNS = [
     "structure_exact",
     "shd",
     "train_seconds",
+    "downstream_acc_100",
 ]
 
 
@@ -42,9 +43,9 @@ def test_the_study_writes_every_output(study):
     assert set(REQUIRED_COLUMNS) <= set(runs.columns)
     assert len(runs) == 4 and set(runs["method"]) == {"oracle", "mcl"}
     assert runs["mcc"].between(0, 1).all()
-    for name in ("tiny.csv", "tiny.md", "latents.csv"):
+    for name in ("tiny.csv", "tiny.md", "latents.csv", "factors.csv", "downstream.csv", "downstream.md"):
         assert (study / "reports/tables" / name).stat().st_size > 100
-    for name in ("mcc", "latents", "patterns"):
+    for name in ("mcc", "latents", "patterns", "factors"):
         for fmt in ("png", "pdf"):
             assert (study / f"reports/figures/tiny/{name}.{fmt}").stat().st_size > 5_000
     assert (study / "reports/metrics.json").exists()
@@ -73,13 +74,14 @@ def test_a_second_run_has_nothing_to_do(study):
 
 @pytest.mark.e2e
 def test_changes_rerun_only_what_depends_on_them(study):
-    assert jobs_to_run(study, "--config", "figures={dpi: 90}") == {"figures", "all"}
+    assert jobs_to_run(study, "--config", "figures={dpi: 90}") == {"figures", "factor_figure", "all"}
     assert jobs_to_run(study, "--config", "training={steps: 21}") == {
         "train",
         "recover",
         "evaluate",
         "aggregate",
         "figures",
+        "factor_figure",
         "all",
     }
     assert jobs_to_run(study, "--config", "recover={min_correlation: 0.7}") == {
@@ -87,6 +89,7 @@ def test_changes_rerun_only_what_depends_on_them(study):
         "evaluate",
         "aggregate",
         "figures",
+        "factor_figure",
         "all",
     }
 

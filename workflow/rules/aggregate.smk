@@ -28,6 +28,14 @@ rule aggregate:
         ],
         markdown=[f"reports/tables/{experiment}.md" for experiment in config["experiments"]],
         metrics="reports/metrics.json",
+        factors="reports/tables/factors.csv",
+        downstream=report(
+            "reports/tables/downstream.csv",
+            caption="../report/downstream.rst",
+            category="Tables",
+            labels={"table": "downstream probe"},
+        ),
+        downstream_markdown="reports/tables/downstream.md",
     log:
         "logs/aggregate/aggregate.log",
     shell:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmcrl.config import ConfigError, load_config, validate_config
+from mmcrl.config import ConfigError, experiment_training, load_config, validate_config
 from mmcrl.io import derive_seed, write_json
 
 log = logging.getLogger("mmcrl")
@@ -52,7 +52,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     seed = derive_seed(args.experiment, args.dataset, args.method, args.seed) % 2**31
     progress = Path(f"{args.out}.progress")
     dataset = load_dataset(args.data)
-    model, record = fit(dataset, entry["method"], entry["params"], config["training"], seed, run, progress)
+    training = experiment_training(config, args.experiment)
+    model, record = fit(dataset, entry["method"], entry["params"], training, seed, run, progress)
     save_checkpoint(args.out, model, record | {"method_name": args.method})
     progress.unlink(missing_ok=True)
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])

@@ -47,7 +47,14 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(_describe(error))
     _check_references(config)
     _check_datasets(config)
+    _check_experiment_training(config)
     return config
+
+
+def experiment_training(config: dict[str, Any], experiment: str) -> dict[str, Any]:
+    """The training settings of an experiment's runs: the ``training`` section with the experiment's own
+    ``training`` overrides applied (an experiment not in the config gets the section as it is)."""
+    return config["training"] | config["experiments"].get(experiment, {}).get("training", {})
 
 
 def coerce_command_line_strings(value: Any) -> Any:
@@ -95,6 +102,20 @@ def _check_references(config: dict[str, Any]) -> None:
                         f"config key experiments.{experiment}.{kind}: {name!r} is not defined under {kind} "
                         f"(defined: {defined})"
                     )
+
+
+def _check_experiment_training(config: dict[str, Any]) -> None:
+    training_schema = schema()["properties"]["training"]
+    for experiment, grid in config["experiments"].items():
+        key = f"experiments.{experiment}.training"
+        unknown = sorted(set(grid["training"]) - set(training_schema["properties"]))
+        if unknown:
+            allowed = ", ".join(sorted(training_schema["properties"]))
+            raise ConfigError(f"config key {key}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
+        merged = experiment_training(config, experiment)
+        error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(training_schema).iter_errors(merged))
+        if error is not None:
+            raise ConfigError(f"config key {key}.{'.'.join(map(str, error.absolute_path))}: {error.message}")
 
 
 def _check_datasets(config: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from mmcrl.config import ConfigError, coerce_command_line_strings, validate_config
+from mmcrl.config import ConfigError, coerce_command_line_strings, experiment_training, validate_config
 
 try:
     _validated = validate_config(coerce_command_line_strings(config))

@@ -233,3 +233,19 @@ def test_shd_counts_differing_pairs():
     assert dag_to_cpdag_shd(_adjacency(3, [(0, 1), (1, 2)]), noise) == 2
     with pytest.raises(ValueError):
         dag_to_cpdag_shd(_adjacency(3, [(0, 1)]), noise[:, :2])
+
+
+def test_kernel_ridge_grid_search_selects_what_gridsearchcv_selects():
+    from sklearn.kernel_ridge import KernelRidge
+    from sklearn.model_selection import GridSearchCV
+
+    from mmcrl.metrics import KERNEL_ALPHAS, KERNEL_GAMMAS, kernel_ridge_grid_search
+
+    rng = np.random.default_rng(0)
+    for noise in (0.01, 0.3, 3.0):  # different noise levels select different (alpha, gamma)
+        h = rng.normal(size=(300, 3))
+        z = np.stack([np.sin(2 * h[:, 0]) + h[:, 1] ** 2, h[:, 2]], axis=1) + noise * rng.normal(size=(300, 2))
+        grid = {"alpha": list(KERNEL_ALPHAS), "gamma": list(KERNEL_GAMMAS)}
+        reference = GridSearchCV(KernelRidge(kernel="rbf"), grid, cv=3).fit(h, z).best_params_
+        chosen = kernel_ridge_grid_search(h, z, KERNEL_ALPHAS, KERNEL_GAMMAS).get_params()
+        assert (chosen["alpha"], chosen["gamma"]) == (reference["alpha"], reference["gamma"]), noise

@@ -18,7 +18,7 @@ import numpy as np
 
 from mmcrl import metrics
 from mmcrl.data.synthetic import Dataset
-from mmcrl.methods.base import ContrastiveMethod
+from mmcrl.methods.base import Method
 from mmcrl.train import encode
 
 CLASSES = ("identifiable", "block", "private")
@@ -131,7 +131,7 @@ def evaluate(
 
 def evaluate_model(
     dataset: Dataset,
-    model: ContrastiveMethod,
+    model: Method,
     record: dict[str, Any],
     structure: dict[str, Any],
     evaluation: dict[str, Any],

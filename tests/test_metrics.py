@@ -9,13 +9,14 @@ import pytest
 
 from mmcrl.metrics import (
     abs_correlation,
+    block_pair_scores,
     dag_to_cpdag_shd,
     identifiability_classes,
     latent_signatures,
     matched_correlations,
     mcc,
-    pair_scores,
     pattern_matches,
+    precision_recall_f1,
     r2_per_latent,
     shared_pairs,
 )
@@ -134,21 +135,29 @@ def _pair(a: tuple[int, int], b: tuple[int, int]) -> frozenset:
     return frozenset({a, b})
 
 
-def test_pair_scores_hand_computed():
-    true = {_pair((0, 0), (1, 0)), _pair((0, 1), (1, 1)), _pair((0, 2), (2, 0)), _pair((1, 2), (2, 1))}
-    # same pairs written in the other order still match; one predicted pair is wrong
-    predicted = {_pair((1, 0), (0, 0)), _pair((1, 1), (0, 1)), _pair((0, 2), (1, 2))}
-    scores = pair_scores(predicted, true)
-    assert scores["precision"] == pytest.approx(2 / 3)
-    assert scores["recall"] == pytest.approx(1 / 2)
-    assert scores["f1"] == pytest.approx(4 / 7)
+def test_block_pair_scores_hand_computed():
+    # latents 0 and 1 share the signature {0, 1} (one block of two); latent 2 is seen by {0, 2}; latent 3 by {1} only
+    pattern = np.array([[1, 1, 1, 0], [1, 1, 0, 1], [0, 0, 1, 0]])
+    best = {(0, 0): 1, (0, 1): 0, (0, 2): 2, (1, 0): 0, (1, 1): 0, (1, 2): 3, (2, 0): 2}
+    predicted = {
+        _pair((0, 0), (1, 0)),  # block {0,1} on both sides although latents 1 vs 0 differ: a hit
+        _pair((0, 1), (1, 1)),  # second pair of the 2-latent block: a hit
+        _pair((0, 2), (2, 0)),  # latent 2 in modalities 0 and 2: a hit
+        _pair((0, 2), (1, 2)),  # latent 2 vs private latent 3: a miss
+    }
+    scores = block_pair_scores(pattern, predicted, best)
+    # true pairs: latents 0, 1 → (0,1) twice; latent 2 → (0,2): 3 in all
+    assert scores == {"precision": 3 / 4, "recall": 1.0, "f1": pytest.approx(6 / 7)}
+    # a third pair on the same 2-latent block encodes a latent twice: a false positive
+    best_duplicate = best | {(0, 2): 0, (1, 2): 1}
+    duplicated = {_pair((0, 0), (1, 0)), _pair((0, 1), (1, 1)), _pair((0, 2), (1, 2))}
+    assert block_pair_scores(pattern, duplicated, best_duplicate)["precision"] == pytest.approx(2 / 3)
 
 
-def test_pair_scores_empty_conventions():
-    pair = _pair((0, 0), (1, 0))
-    assert pair_scores(set(), set()) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    assert pair_scores(set(), {pair}) == {"precision": 1.0, "recall": 0.0, "f1": 0.0}
-    assert pair_scores({pair}, set()) == {"precision": 0.0, "recall": 1.0, "f1": 0.0}
+def test_precision_recall_f1_empty_conventions():
+    assert precision_recall_f1(0, 0, 0) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert precision_recall_f1(0, 0, 1) == {"precision": 1.0, "recall": 0.0, "f1": 0.0}
+    assert precision_recall_f1(0, 1, 0) == {"precision": 0.0, "recall": 1.0, "f1": 0.0}
 
 
 def test_shared_pairs_three_modalities():

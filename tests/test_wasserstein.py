@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from mmcrl.methods import MethodContext, build_method
-from mmcrl.methods.wcrl import sorted_marginal_distance, standardised
-from mmcrl.models.wasserstein import dustbin_problem, soft_partial_plans
+from mmcrl.models.wasserstein import (
+    StructureModule,
+    dustbin_problem,
+    soft_partial_plans,
+    sorted_marginal_distance,
+    standardised,
+)
 
 
 def correlation_cost(u, v):
@@ -95,6 +100,19 @@ def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]
     assert torch.isfinite(model.loss(model(batch), 0.1))
     model.loss(model(batch), 0.6)
-    assert bool(model.frozen)
-    assert set(model.frozen_plan_0_1.unique().tolist()) <= {0.0, 1.0}
+    assert bool(model.structure.frozen)
+    assert set(model.structure.frozen_plan_0_1.unique().tolist()) <= {0.0, 1.0}
     assert model.context.sharing_pattern is None
+
+
+def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
+    structure = StructureModule([3, 2], {"sinkhorn_iterations": 20})
+    u = torch.randn(128, 3, requires_grad=True)
+    v = torch.cat([u[:, :1].detach() * 2.0, torch.randn(128, 1)], dim=1).requires_grad_(True)
+    loss = structure.alignment_loss([u, v], 0.1, 0.3)
+    loss.backward()
+    assert torch.isfinite(loss) and u.grad.abs().sum() > 0 and v.grad.abs().sum() > 0
+    ((plan, signs),) = structure([u, v], 0.1)
+    assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
+    with pytest.raises(ValueError, match="unknown structure option"):
+        StructureModule([3, 2], {"epsilon": 0.1})

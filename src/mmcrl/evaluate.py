@@ -73,6 +73,19 @@ def per_latent_scores(
     return records, latent_of_coordinate
 
 
+def most_correlated_latents(
+    pattern: np.ndarray, z_test: np.ndarray, test_encodings: list[np.ndarray]
+) -> dict[tuple[int, int], int]:
+    """For every learned coordinate (m, i), the latent j ∈ S_m with the largest |corr(z_j, h_mi)| on the test split."""
+    best = {}
+    for m, h in enumerate(test_encodings):
+        subset = np.flatnonzero(pattern[m])
+        correlation = metrics.abs_correlation(z_test[:, subset], h)
+        for i, position in enumerate(correlation.argmax(axis=0)):
+            best[(m, i)] = int(subset[position])
+    return best
+
+
 def best_matched_latents(
     latents: list[dict[str, Any]], latent_of_coordinate: dict[tuple[int, int], int], test_encodings: list[np.ndarray]
 ) -> np.ndarray:
@@ -107,7 +120,9 @@ def evaluate(
         for i, latent in enumerate(row)
         if latent >= 0
     }
-    structure_scores = metrics.pair_scores(metrics.shared_pairs(recovered_map), metrics.shared_pairs(true_map))
+    structure_scores = metrics.block_pair_scores(
+        pattern, metrics.shared_pairs(recovered_map), most_correlated_latents(pattern, z_test, test_encodings)
+    )
     adjacency = np.asarray(dataset.ground_truth["adjacency"])
     z_estimate = best_matched_latents(latents, true_map, test_encodings)
     summary: dict[str, Any] = {

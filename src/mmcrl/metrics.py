@@ -158,18 +158,42 @@ def r2_per_latent(
     return np.asarray(r2_score((z_score - z_mean) / z_std, prediction, multioutput="raw_values"))
 
 
-def pair_scores(predicted_pairs: set, true_pairs: set) -> dict[str, float]:
-    """Precision, recall and F1 of a predicted set of pairs P against the true set T.
-
-    precision = |P ∩ T| / |P| (1.0 if P is empty), recall = |P ∩ T| / |T| (1.0 if T is empty),
-    f1 = 2 precision recall / (precision + recall) (0.0 if both are 0). Hence both empty gives 1, 1, 1; P empty with
-    T non-empty gives precision 1, recall 0, f1 0; P non-empty with T empty gives precision 0, recall 1, f1 0.
-    """
-    hits = len(set(predicted_pairs) & set(true_pairs))
-    precision = hits / len(predicted_pairs) if predicted_pairs else 1.0
-    recall = hits / len(true_pairs) if true_pairs else 1.0
+def precision_recall_f1(hits: int, n_predicted: int, n_true: int) -> dict[str, float]:
+    """precision = hits / n_predicted (1.0 if nothing is predicted), recall = hits / n_true (1.0 if nothing is
+    true), f1 = 2 precision recall / (precision + recall) (0.0 if both are 0). Hence nothing predicted nor true gives
+    1, 1, 1; nothing predicted with something true gives precision 1, recall 0, f1 0; the reverse precision 0,
+    recall 1, f1 0."""
+    precision = hits / n_predicted if n_predicted else 1.0
+    recall = hits / n_true if n_true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def block_pair_scores(
+    sharing_pattern: np.ndarray,
+    predicted_pairs: set[frozenset[tuple[int, int]]],
+    best_latent: dict[tuple[int, int], int],
+) -> dict[str, float]:
+    """Precision, recall and F1 of recovered coordinate pairs, scored by blocks.
+
+    Latents with the same signature S(j) form a block: partial sharing identifies them only as a block, so a
+    coordinate is credited with the block β(m, i) = S(best_latent[(m, i)]) of the latent it correlates with most.
+    A predicted pair {(a, i), (b, i')} is a hit iff β(a, i) = β(b, i') ∋ a, b, counting at most |block| hits per
+    (a, b, block) — a further pair encodes a latent of that block twice and is a false positive. The true pairs
+    number T = Σ_j C(|S(j)|, 2) = Σ_{a<b} |S_a ∩ S_b|; see :func:`precision_recall_f1` for the formulas.
+    """
+    signatures = latent_signatures(sharing_pattern)
+    block_size = Counter(signatures)
+    n_true = sum(len(signature) * (len(signature) - 1) // 2 for signature in signatures)
+    used: Counter = Counter()
+    hits = 0
+    for pair in sorted(predicted_pairs, key=sorted):
+        (a, i), (b, i_b) = sorted(pair)
+        block = signatures[best_latent[(a, i)]]
+        if block == signatures[best_latent[(b, i_b)]] and {a, b} <= block and used[(a, b, block)] < block_size[block]:
+            used[(a, b, block)] += 1
+            hits += 1
+    return precision_recall_f1(hits, len(predicted_pairs), n_true)
 
 
 def shared_pairs(latent_of_coordinate: dict[tuple[int, int], Hashable]) -> set[frozenset[tuple[int, int]]]:

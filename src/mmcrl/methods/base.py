@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmcrl.methods.losses import correspondence_infonce, uniformity
+from mmcrl.methods.losses import pairwise_alignment, uniformity
 from mmcrl.models.encoders import build_encoder
 
 
@@ -127,11 +127,7 @@ class ContrastiveMethod(Method):
 
     def alignment(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) with the correspondences of :meth:`correspondences`."""
-        total = encodings[0].new_zeros(())
-        for (a, b), (weights, signs) in zip(self.pairs, self.correspondences(encodings, progress), strict=True):
-            if weights.sum() > 0:
-                total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, self.tau)
-        return total
+        return pairwise_alignment(encodings, self.pairs, self.correspondences(encodings, progress), self.tau)
 
 
 class FixedCorrespondenceMethod(ContrastiveMethod):

@@ -32,6 +32,21 @@ def correspondence_infonce(
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
 
 
+def pairwise_alignment(
+    encodings: list[torch.Tensor],
+    pairs: list[tuple[int, int]],
+    correspondences: list[tuple[torch.Tensor, torch.Tensor]],
+    tau: float,
+) -> torch.Tensor:
+    """Σ_{(a, b)} InfoNCE_{W_ab, s_ab}(u_a, u_b) over the pairs of modalities, (W_ab, s_ab) = ``correspondences``
+    in the order of ``pairs``; a pair whose W is all zero contributes nothing."""
+    total = encodings[0].new_zeros(())
+    for (a, b), (weights, signs) in zip(pairs, correspondences, strict=True):
+        if weights.sum() > 0:
+            total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, tau)
+    return total
+
+
 def uniformity(u: torch.Tensor, t: float = 1.0) -> torch.Tensor:
     """Wang & Isola (2020) uniformity log E_{k≠l} exp(−t ‖u_k − u_l‖²); lower means more spread (higher entropy).
 

@@ -4,6 +4,8 @@ A weak result of a baseline in the comparison must not be blamed on a broken imp
 the method's paper says it solves.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -14,7 +16,7 @@ from mmcrl.methods.base import content_sizes
 from mmcrl.metrics import matched_correlations, r2_per_latent
 from mmcrl.train import encode, fit, load_checkpoint, save_checkpoint
 
-NEW_METHODS = ["mvcrl", "ica-match", "mmvae"]
+NEW_METHODS = ["mvcrl", "ica-match", "mmvae", "mmvae-w"]
 
 
 def linear_ica_problem(n: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -98,6 +100,29 @@ def test_mmvae_reconstructs_and_its_shared_part_predicts_the_shared_latents(tmp_
         assert r2.min() >= 0.9, (m, r2)
 
 
+def test_mmvae_w_adds_the_structure_term_and_its_gradient_reaches_the_encoders():
+    context = MethodContext([6, 6, 5], [3, 3, 2], 16, 1, 0.3)
+    torch.manual_seed(0)
+    vae = build_method("mmvae", context, {})
+    torch.manual_seed(0)
+    plugged = build_method("mmvae-w", context, {"structure_weight": 2.0})
+    batch = [torch.randn(64, d) for d in context.observed_dims]
+    torch.manual_seed(1)
+    base_loss = vae.training_loss(batch, 0.1)
+    structure = copy.deepcopy(plugged.structure)  # its Sinkhorn warm start changes with each call
+    torch.manual_seed(1)
+    total = plugged.training_loss(batch, 0.1)
+    means = plugged(batch)
+    expected = 2.0 * structure.alignment_loss(means, 0.1, 0.3)
+    torch.testing.assert_close(total - base_loss, expected, rtol=1e-4, atol=1e-4)
+    plugged.zero_grad()
+    plugged.latent_regulariser(means, 0.1).backward()
+    for m, encoder in enumerate(plugged.encoders):
+        gradient = sum(p.grad.abs().sum() for p in encoder.parameters())
+        assert torch.isfinite(gradient) and gradient > 0, m
+    assert all(p.grad is None for p in plugged.decoders.parameters())
+
+
 @pytest.mark.parametrize(
     ("method", "params", "message"),
     [
@@ -105,6 +130,7 @@ def test_mmvae_reconstructs_and_its_shared_part_predicts_the_shared_latents(tmp_
         ("ica-match", {"tau": 0.3}, "does not use option"),
         ("mmvae", {"shared_dims": 3}, "shared_dims 3 must lie in"),
         ("mmvae", {"tau": 0.3}, "does not use option"),
+        ("mmvae-w", {"cost": "nope"}, "structure cost 'nope' is not one of"),
     ],
 )
 def test_baselines_refuse_bad_options(method, params, message):

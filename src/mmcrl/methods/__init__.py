@@ -8,6 +8,7 @@ from mmcrl.methods.base import Method, MethodContext, content_sizes
 from mmcrl.methods.ica_match import ICAMatch
 from mmcrl.methods.mcl import MCL
 from mmcrl.methods.mmvae import MMVAE
+from mmcrl.methods.mmvae_w import MMVAEW
 from mmcrl.methods.mvcrl import MVCRL
 from mmcrl.methods.oracle import Oracle
 from mmcrl.methods.wcrl import WCRL
@@ -19,6 +20,7 @@ REGISTRY: dict[str, type[Method]] = {
     "mvcrl": MVCRL,
     "ica-match": ICAMatch,
     "mmvae": MMVAE,
+    "mmvae-w": MMVAEW,
 }
 
 

@@ -21,6 +21,13 @@ rule aggregate:
             for experiment in config["experiments"]
         ],
         markdown=[f"reports/tables/{experiment}.md" for experiment in config["experiments"]],
+        comparison=report(
+            "reports/tables/comparison.md",
+            caption="../report/comparison.rst",
+            category="Tables",
+            labels={"table": "comparison of all methods"},
+        ),
+        comparison_latex="reports/tables/comparison.tex",
         metrics="reports/metrics.json",
     log:
         "logs/aggregate/aggregate.log",

@@ -64,6 +64,7 @@ def figure_files(experiment):
 
 
 TABLES = ["reports/tables/runs.csv", "reports/tables/latents.csv", "reports/metrics.json"]
+TABLES += ["reports/tables/comparison.md", "reports/tables/comparison.tex"]
 TABLES += [f"reports/tables/{experiment}.{ext}" for experiment in config["experiments"] for ext in ("csv", "md")]
 
 if not config["experiments"]:

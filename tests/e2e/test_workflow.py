@@ -97,7 +97,7 @@ def test_the_study_writes_every_output(study):
     assert set(REQUIRED_COLUMNS) <= set(runs.columns)
     assert len(runs) == 4 and set(runs["method"]) == {"oracle", "mcl"}
     assert runs["mcc"].between(0, 1).all()
-    for name in ("tiny.csv", "tiny.md", "latents.csv"):
+    for name in ("tiny.csv", "tiny.md", "latents.csv", "comparison.md", "comparison.tex"):
         assert (study / "reports/tables" / name).stat().st_size > 100
     for name in ("mcc", "latents", "patterns"):
         for fmt in ("png", "pdf"):

@@ -77,22 +77,33 @@ class MMVAE(Method):
     def negative_elbo(
         self, posteriors: list[tuple[torch.Tensor, torch.Tensor]], targets: list[torch.Tensor]
     ) -> torch.Tensor:
-        """−L of the class docstring, averaged over the batch."""
+        """−L of the class docstring, averaged over the batch; each decoder runs once, on the M batches of inputs
+        (one per expert m) stacked."""
         s, n_modalities = self.shared_dims, len(posteriors)
-        total = targets[0].new_zeros(())
-        for m, (mean, log_variance) in enumerate(posteriors):
-            sample = mean + (0.5 * log_variance).exp() * torch.randn_like(mean)
-            shared, private = sample[:, :s], sample[:, s:]
-            log_q_shared = torch.stack(
-                [gaussian_log_density(shared, m[:, :s], v[:, :s]) for m, v in posteriors], dim=0
-            ).logsumexp(dim=0) - math.log(n_modalities)
-            kl_shared = log_q_shared - gaussian_log_density(shared, torch.zeros_like(shared), torch.zeros_like(shared))
-            kl_private = 0.5 * (mean[:, s:].square() + log_variance[:, s:].exp() - 1.0 - log_variance[:, s:]).sum(1)
-            reconstruction = 0.0
-            for n, (decoder, target) in enumerate(zip(self.decoders, targets, strict=True)):
-                private_n = private if n == m else torch.randn(len(target), self.context.latent_dims[n] - s).to(shared)
-                predicted = decoder(torch.cat([shared, private_n], dim=1))
-                log_variance_n = 2.0 * self.log_scales[n].expand_as(target)
-                reconstruction = reconstruction + gaussian_log_density(target, predicted, log_variance_n)
-            total = total - (reconstruction - self.beta * (kl_shared + kl_private)).mean()
-        return total / n_modalities
+        samples = [mean + (0.5 * log_variance).exp() * torch.randn_like(mean) for mean, log_variance in posteriors]
+        kl = torch.stack([self.kl_terms(sample, m, posteriors) for m, sample in enumerate(samples)])
+        reconstruction = torch.zeros_like(kl)
+        for n, (decoder, target) in enumerate(zip(self.decoders, targets, strict=True)):
+            inputs = [
+                torch.cat([sample[:, :s], samples[n][:, s:] if m == n else torch.randn_like(samples[n][:, s:])], dim=1)
+                for m, sample in enumerate(samples)
+            ]
+            predicted = decoder(torch.cat(inputs)).view(n_modalities, *target.shape)
+            log_variance = 2.0 * self.log_scales[n].expand_as(target)
+            reconstruction = reconstruction + gaussian_log_density(target, predicted, log_variance)
+        return -(reconstruction - self.beta * kl).mean()
+
+    def kl_terms(
+        self, sample: torch.Tensor, m: int, posteriors: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> torch.Tensor:
+        """log q(z | X) − log p(z) at expert m's shared sample z (a one-sample estimate of the MoE KL) plus the
+        closed-form KL(q_m(w_m | x_m) ‖ N(0, I)), per batch row."""
+        s = self.shared_dims
+        shared = sample[:, :s]
+        log_mixture = torch.stack(
+            [gaussian_log_density(shared, mean[:, :s], log_variance[:, :s]) for mean, log_variance in posteriors]
+        ).logsumexp(dim=0) - math.log(len(posteriors))
+        log_prior = gaussian_log_density(shared, torch.zeros_like(shared), torch.zeros_like(shared))
+        mean, log_variance = posteriors[m][0][:, s:], posteriors[m][1][:, s:]
+        kl_private = 0.5 * (mean.square() + log_variance.exp() - 1.0 - log_variance).sum(dim=1)
+        return log_mixture - log_prior + kl_private

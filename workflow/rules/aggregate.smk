@@ -23,7 +23,7 @@ rule aggregate:
         markdown=[f"reports/tables/{experiment}.md" for experiment in config["experiments"]],
         comparison=report(
             "reports/tables/comparison.md",
-            caption="../report/comparison.rst",
+            caption="../report/comparison_table.rst",
             category="Tables",
             labels={"table": "comparison of all methods"},
         ),

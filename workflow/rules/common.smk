@@ -54,7 +54,7 @@ def all_metrics_files():
     return [path for experiment in config["experiments"] for path in metrics_files(experiment)]
 
 
-FIGURES = ("mcc", "latents", "patterns")
+FIGURES = ("mcc", "latents", "patterns", "comparison")
 
 
 def figure_files(experiment):

@@ -8,6 +8,7 @@ import torch
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.models.wasserstein import (
     StructureModule,
+    covariance_costs,
     dustbin_problem,
     soft_partial_plans,
     sorted_marginal_distance,
@@ -93,7 +94,9 @@ def test_marginal_distance_is_zero_for_equal_distributions_up_to_sign_and_scale(
     assert distance[0, 0] < 0.1  # independent but both Gaussian: W1 cannot tell (this is why it is for unpaired data)
 
 
-@pytest.mark.parametrize("params", [{}, {"dustbin": False}, {"plan_gradient": False}, {"cost": "correlation+w1"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"dustbin": False}, {"plan_gradient": False}, {"cost": "correlation+w1"}, {"cost": "squared"}]
+)
 def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, np.array([[1, 1, 0, 0], [1, 0, 1, 1], [0, 1, 0, 1]]))
     model = build_method("wcrl", context, params)
@@ -101,7 +104,7 @@ def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     assert torch.isfinite(model.loss(model(batch), 0.1))
     model.loss(model(batch), 0.6)
     assert bool(model.structure.frozen)
-    assert set(model.structure.frozen_plan_0_1.unique().tolist()) <= {0.0, 1.0}
+    assert set(model.structure.frozen_plans[0].unique().tolist()) <= {0.0, 1.0}
     assert model.context.sharing_pattern is None
 
 
@@ -116,3 +119,34 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
     assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
     with pytest.raises(ValueError, match="unknown structure option"):
         StructureModule([3, 2], {"epsilon": 0.1})
+
+
+def test_squared_difference_cost_equals_one_minus_abs_correlation_at_equal_scales():
+    u = torch.randn(500, 2, dtype=torch.float64)
+    v = torch.stack([-u[:, 0] + 0.3 * torch.randn(500, dtype=torch.float64), torch.randn(500, dtype=torch.float64)], 1)
+
+    def costs(w):
+        centred = w - w.mean(dim=0)
+        covariance = centred.T @ centred / w.shape[0]
+        return covariance_costs(covariance, "squared")[:2, 2:], covariance_costs(covariance, "correlation")[:2, 2:]
+
+    squared, correlation = costs(torch.cat([standardised(u), standardised(v)], 1))
+    assert torch.allclose(squared, correlation, atol=1e-5)
+    assert torch.allclose(correlation, correlation_cost(u, v), atol=1e-5)
+    # scaling one side by 3 leaves 1 − |ρ| unchanged but raises the squared-difference cost: 1 − 2·3|ρ|/(1 + 9)
+    scaled, _ = costs(torch.cat([standardised(u), 3 * standardised(v)], 1))
+    assert torch.allclose(scaled, 1 - 0.6 * (1 - correlation), atol=1e-5)
+
+
+def test_structure_module_plans_equal_the_per_pair_reference():
+    generator = torch.Generator().manual_seed(3)
+    encodings = [torch.randn(300, k, generator=generator) for k in (3, 2, 4)]
+    encodings[1] = encodings[1] + encodings[0][:, :2]  # some correlation between modalities 0 and 1
+    structure = StructureModule([3, 2, 4], {"sinkhorn_iterations": 200}).eval()
+    epsilon, dustbin_cost = structure.schedule(0.0)
+    pairs = structure(encodings, 0.0)
+    costs = [correlation_cost(encodings[a], encodings[b]) for a, b in structure.pairs]
+    reference, _ = soft_partial_plans(costs, dustbin_cost, epsilon, 200)
+    for (plan, signs), expected, (a, b) in zip(pairs, reference, structure.pairs, strict=True):
+        torch.testing.assert_close(plan, expected, atol=1e-5, rtol=0)
+        assert signs.shape == (structure.latent_dims[a], structure.latent_dims[b])

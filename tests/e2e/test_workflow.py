@@ -1,17 +1,13 @@
 """The Snakemake workflow end to end on a tiny config, and its rerun semantics."""
 
-import os
-import shutil
-import subprocess
-import sys
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from study import copy_study, jobs_to_run, snakemake
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 REQUIRED_COLUMNS = [
     "experiment",
     "dataset",
@@ -29,65 +25,14 @@ REQUIRED_COLUMNS = [
     "shd",
     "train_seconds",
 ]
-TINY = {
-    "experiments": {"tiny": {"datasets": ["chain3", "pair2"], "methods": ["oracle", "mcl"], "seeds": [0]}},
-    "datasets": {
-        "chain3": {
-            "n_latents": 6,
-            "pattern": [[0, 2, 3], [0, 1, 2, 4], [1, 2, 5]],
-            "n_train": 500,
-            "n_val": 200,
-            "n_test": 200,
-            "mixing": {"candidates": 20},
-        },
-        "pair2": {
-            "n_latents": 5,
-            "pattern": [[0, 1, 2], [0, 3, 4]],
-            "n_train": 500,
-            "n_val": 200,
-            "n_test": 200,
-            "mixing": {"candidates": 20},
-        },
-    },
-    "methods": {"oracle": {"method": "oracle"}, "mcl": {"method": "mcl"}},
-    "training": {"steps": 20, "batch_size": 64, "width": 16, "depth": 1},
-    "evaluation": {"kernel_max_fit": 100},
-}
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run this environment's snakemake; its jobs find this environment's ``mmcrl`` on PATH."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return subprocess.run(
-        [SNAKEMAKE, "--cores", "2", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=os.environ | {"PATH": path},
-    )
-
-
-def jobs_to_run(workdir: Path, *args: str) -> set[str]:
-    """The rules a dry run would execute (from its job-stats table)."""
-    output = snakemake(workdir, "-n", *args).stdout
-    if "Nothing to be done" in output:
-        return set()
-    table = output.split("Job stats:")[1].split("total")[0]
-    return {line.split()[0] for line in table.splitlines()[3:] if line.strip()}
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("study")
-    shutil.copy(ROOT / "Snakefile", workdir)
-    for folder in ("workflow", "profiles"):
-        shutil.copytree(ROOT / folder, workdir / folder, symlinks=True)
-    (workdir / "src").symlink_to(ROOT / "src")
-    (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(TINY))
+    workdir = copy_study(tmp_path_factory.mktemp("study"))
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "DVC: not a DVC repository" in result.stdout + result.stderr  # the onsuccess hook skips, in one line
     return workdir
 
 
@@ -103,8 +48,19 @@ def test_the_study_writes_every_output(study):
         for fmt in ("png", "pdf"):
             assert (study / f"reports/figures/tiny/{name}.{fmt}").stat().st_size > 5_000
     assert (study / "reports/metrics.json").exists()
+    assert (study / "reports/report.html").stat().st_size > 100_000
     report = (study / "reports/report.html").read_text(errors="ignore")
-    assert "mcc.png" in report and "arXiv 2605.19135" in report
+    assert "mcc.png" in report and "latents.csv" in report
+    assert "Partial Latent Sharing" in report and "arXiv 2605.19135" in report  # the paper
+    assert "kernel_max_fit" in report  # the config used, in full
+    categories = json.loads(re.search(r"var categories = (\{.*?\});$", report, re.MULTILINE).group(1))
+    assert categories["tiny"] == {
+        "Summary table": ["reports/tables/tiny.csv"],
+        "Identifiability": ["reports/figures/tiny/mcc.png"],
+        "Per-latent recovery": ["reports/figures/tiny/latents.png"],
+        "Structure recovery": ["reports/figures/tiny/patterns.png"],
+    }
+    assert sorted(categories["All runs"]["Other"]) == ["reports/tables/latents.csv", "reports/tables/runs.csv"]
     assert (study / "logs/train/tiny/chain3/oracle/seed0.log").read_text().count("step") >= 1
 
 

@@ -7,16 +7,22 @@ rule aggregate:
         runs=report(
             "reports/tables/runs.csv",
             caption="../report/runs.rst",
-            category="Tables",
-            labels={"table": "all runs"},
+            category="All runs",
+            labels={"table": "every run"},
         ),
-        latents="reports/tables/latents.csv",
+        latents=report(
+            "reports/tables/latents.csv",
+            caption="../report/latents_table.rst",
+            category="All runs",
+            labels={"table": "every latent of every run"},
+        ),
         summaries=[
             report(
                 f"reports/tables/{experiment}.csv",
                 caption="../report/summary.rst",
-                category="Tables",
-                labels={"table": f"{experiment}: mean ± std over seeds"},
+                category=experiment,
+                subcategory="Summary table",
+                labels={"table": "mean ± std over seeds"},
             )
             for experiment in config["experiments"]
         ],

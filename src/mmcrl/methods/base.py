@@ -12,6 +12,7 @@ from torch import nn
 
 from mmcrl.methods.losses import pairwise_alignment, uniformity
 from mmcrl.models.encoders import build_encoder
+from mmcrl.models.wasserstein import standardised
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,26 @@ class Method(nn.Module):
 
 
 class ContrastiveMethod(Method):
-    """One MLP encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities,
-    plus an optional per-modality uniformity term:
+    """One encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities, plus an
+    optional per-modality uniformity term:
 
-    L = Σ_{a<b} InfoNCE_{W_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)).
+    L = Σ_{a<b} InfoNCE_{W_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)),
 
-    Subclasses say what the correspondence W_ab is (:meth:`correspondence`) and what they are told (``told``).
+    where U is computed on the raw encodings, or with ``uniformity_standardised`` on the batch-standardised ones:
+    then scaling a coordinate cannot buy spread and a coordinate that copies another (which collapses the
+    standardised encoding onto fewer dimensions) is penalised, so only new information raises U's entropy.
+    Subclasses say what the correspondence W_ab is (:meth:`correspondences`) and what they are told (``told``).
     """
 
-    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight")
+    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight", "uniformity_standardised")
     default_uniformity_weight: ClassVar[float] = 0.0
+    default_uniformity_standardised: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)
         self.tau = float(params.get("tau", context.tau))
         self.uniformity_weight = float(params.get("uniformity_weight", self.default_uniformity_weight))
+        self.uniformity_standardised = bool(params.get("uniformity_standardised", self.default_uniformity_standardised))
         self.encoders = nn.ModuleList(
             build_encoder(context.encoder_kind(m), d, k, context.width, context.depth)
             for m, (d, k) in enumerate(zip(context.observed_dims, context.latent_dims, strict=True))
@@ -122,7 +128,8 @@ class ContrastiveMethod(Method):
         """The contrastive objective on one batch's encodings: alignment + λ Σ_m U(f_m(x_m))."""
         total = self.alignment(encodings, progress)
         if self.uniformity_weight > 0:
-            total = total + self.uniformity_weight * sum(uniformity(u) for u in encodings)
+            spread = [standardised(u) if self.uniformity_standardised else u for u in encodings]
+            total = total + self.uniformity_weight * sum(uniformity(u) for u in spread)
         return total
 
     def alignment(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:

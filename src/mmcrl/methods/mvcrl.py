@@ -57,7 +57,7 @@ class MVCRL(ContrastiveMethod):
 
     told = "content sizes"
     told_content_sizes = True
-    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight", "gumbel_temperature", "logit_scale")
+    option_names: ClassVar[tuple[str, ...]] = (*ContrastiveMethod.option_names, "gumbel_temperature", "logit_scale")
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)

@@ -9,8 +9,6 @@ import torch
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
 from mmcrl.models.wasserstein import STRUCTURE_DEFAULTS, StructureModule
 
-DEFAULT_UNIFORMITY_WEIGHT = 0.3
-
 
 class WCRL(ContrastiveMethod):
     """For every pair of modalities (a, b), the structure module's partial OT plan W_ab decides which coordinates
@@ -19,13 +17,16 @@ class WCRL(ContrastiveMethod):
     L = Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)),
 
     with W_ab from :class:`mmcrl.models.wasserstein.StructureModule` (its options are this method's options) and U
-    the uniformity term, which keeps coordinates spread (it discourages one latent being encoded twice). It is told
+    the uniformity term on batch-standardised encodings (λ = 0.3): InfoNCE rewards matching more coordinates, so
+    without it a coordinate of each modality copies an already-matched shared latent and the copies get matched
+    (docs/method.md); on standardised coordinates such a copy lowers the entropy U measures, so U opposes it. It is told
     only k_m, never the pattern or the number of shared latents.
     """
 
     told = "nothing (learns the pattern)"
-    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight", *STRUCTURE_DEFAULTS)
-    default_uniformity_weight = DEFAULT_UNIFORMITY_WEIGHT
+    option_names: ClassVar[tuple[str, ...]] = (*ContrastiveMethod.option_names, *STRUCTURE_DEFAULTS)
+    default_uniformity_weight = 0.3
+    default_uniformity_standardised = True
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)

@@ -42,6 +42,52 @@ def exact_partial_matching(cost: np.ndarray, dustbin_cost: float) -> list[tuple[
 _NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
 
 
+def padded_layout(shapes: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Several dustbin problems of shapes k_a × k_b laid out in one (K+1) × (K+1) batch, K = the largest k.
+
+    Row i < k_a / column j < k_b is coordinate i / j, rows and columns k_a..K−1 / k_b..K−1 are zero-mass padding and
+    the last row / column is the dustbin. Returns (log μ, log ν) as P × (K+1) float64 tensors, the P × K × K mask of
+    real cost entries and the P × (K+1) × (K+1) mask of the entries that cost c_u / 2 (one side in the dustbin).
+    """
+    size = max(max(shape) for shape in shapes)
+    log_mu = torch.full((len(shapes), size + 1), _NO_MASS, dtype=torch.float64)
+    log_nu = log_mu.clone()
+    real = torch.zeros(len(shapes), size, size)
+    dustbin = torch.zeros(len(shapes), size + 1, size + 1)
+    for p, (k_a, k_b) in enumerate(shapes):
+        log_mu[p, :k_a], log_mu[p, size] = 0.0, np.log(k_b)
+        log_nu[p, :k_b], log_nu[p, size] = 0.0, np.log(k_a)
+        real[p, :k_a, :k_b] = 1.0
+        dustbin[p, :k_a, size] = dustbin[p, size, :k_b] = 1.0
+    return log_mu, log_nu, real, dustbin
+
+
+def log_sinkhorn(
+    cost: torch.Tensor,
+    log_mu: torch.Tensor,
+    log_nu: torch.Tensor,
+    epsilon: float,
+    iterations: int,
+    potentials: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Entropic OT plans P = argmin_{P ∈ U(μ, ν)} ⟨P, C⟩ − ε H(P) for a batch of costs (P × n × n), log domain.
+
+    ``iterations`` alternating updates f = ε log μ − ε LSE_j((g_j − C_ij)/ε), g = ε log ν − ε LSE_i((f_i − C_ij)/ε),
+    from zero or from ``potentials`` (P × 2 × n: f, g of a previous call; a warm start lets a few iterations track a
+    cost that changes a little between training steps); differentiable through the iterations run. Returns the
+    plans exp((f_i + g_j − C_ij)/ε) and the new (detached) potentials.
+    """
+    if potentials is None:
+        f, g = torch.zeros_like(log_mu), torch.zeros_like(log_nu)
+    else:
+        f, g = potentials[:, 0], potentials[:, 1]
+    for _ in range(iterations):
+        f = epsilon * log_mu - epsilon * torch.logsumexp((g[:, None, :] - cost) / epsilon, dim=2)
+        g = epsilon * log_nu - epsilon * torch.logsumexp((f[:, :, None] - cost) / epsilon, dim=1)
+    plans = torch.exp((f[:, :, None] + g[:, None, :] - cost) / epsilon)
+    return plans, torch.stack([f, g], dim=1).detach()
+
+
 def soft_partial_plans(
     costs: list[torch.Tensor],
     dustbin_cost: float,
@@ -51,35 +97,20 @@ def soft_partial_plans(
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The k_a × k_b real blocks W of the entropic OT plans of several dustbin problems, differentiable in the costs.
 
-    W = argmin_{P ∈ U(μ, ν)} ⟨P, C̃⟩ − ε H(P) on each augmented cost C̃, by log-domain Sinkhorn (stable for small ε),
-    in float64. Row i of W sums to the mass coordinate i sends to b, i.e. 1 minus what it leaves in the dustbin.
-    Each pair's dustbin problem is padded to (K+1) × (K+1), K = the largest k, with zero-mass rows and columns, and
-    ``iterations`` alternating updates f = ε log μ − ε LSE_j((g_j − C̃_ij)/ε), g = ε log ν − ε LSE_i((f_i − C̃_ij)/ε)
-    run on the whole batch: a few tensor operations per iteration for all pairs, where POT's ``ot.sinkhorn`` runs a
-    Python loop with convergence checks per pair (see benchmarks/RESULTS.md). ``potentials`` (P × 2 × (K+1), the
-    dual potentials f, g of a previous call) warm-start it, so a few iterations track a cost that
-    changes a little between training steps; gradients flow through the iterations run. Returns the k_a × k_b plans
-    and the new (detached) potentials.
+    Each problem is solved in float64 by :func:`log_sinkhorn` in the layout of :func:`padded_layout` (all pairs in
+    one batch: a few tensor operations per iteration, where POT's ``ot.sinkhorn`` runs a Python loop with convergence
+    checks per pair; it gives the same plans, see the tests). Row i of W sums to the mass coordinate i sends to b,
+    i.e. 1 minus what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
     """
-    size = max(max(cost.shape) for cost in costs) + 1
-    padded, log_source, log_target = [], [], []
-    for cost in costs:
-        augmented, source, target = dustbin_problem(cost.double(), dustbin_cost)
-        rows, columns = augmented.shape
-        padded.append(torch.nn.functional.pad(augmented, (0, size - columns, 0, size - rows)))
-        log_source.append(torch.nn.functional.pad(source.log(), (0, size - rows), value=_NO_MASS))
-        log_target.append(torch.nn.functional.pad(target.log(), (0, size - columns), value=_NO_MASS))
-    cost_batch, log_mu, log_nu = torch.stack(padded), torch.stack(log_source), torch.stack(log_target)
-    if potentials is None:
-        f, g = torch.zeros_like(log_mu), torch.zeros_like(log_nu)
-    else:
-        f, g = potentials[:, 0], potentials[:, 1]
-    for _ in range(iterations):
-        f = epsilon * log_mu - epsilon * torch.logsumexp((g[:, None, :] - cost_batch) / epsilon, dim=2)
-        g = epsilon * log_nu - epsilon * torch.logsumexp((f[:, :, None] - cost_batch) / epsilon, dim=1)
-    plans = torch.exp((f[:, :, None] + g[:, None, :] - cost_batch) / epsilon)
+    log_mu, log_nu, real, dustbin = padded_layout([tuple(cost.shape) for cost in costs])
+    size = real.shape[1]
+    padded = torch.stack(
+        [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]
+    )
+    cost_batch = nn.functional.pad(padded.double(), (0, 1, 0, 1)) + dustbin.double() * (dustbin_cost / 2.0)
+    plans, potentials = log_sinkhorn(cost_batch, log_mu, log_nu, epsilon, iterations, potentials)
     blocks = [plan[: cost.shape[0], : cost.shape[1]].to(cost.dtype) for plan, cost in zip(plans, costs, strict=True)]
-    return blocks, torch.stack([f, g], dim=1).detach()
+    return blocks, potentials
 
 
 STRUCTURE_DEFAULTS: dict[str, Any] = {
@@ -96,7 +127,7 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "sinkhorn_iterations": 10,
 }
 _NO_DUSTBIN_COST = 1e3  # a dustbin this expensive is never used: the plan matches min(k_a, k_b) coordinates
-COSTS = ("correlation", "w1", "correlation+w1")
+COSTS = ("correlation", "squared", "w1", "correlation+w1")
 
 
 def standardised(u: torch.Tensor) -> torch.Tensor:
@@ -112,20 +143,39 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
+def covariance_costs(covariance: torch.Tensor, kind: str) -> torch.Tensor:
+    """Costs between all coordinates from their covariance matrix Σ: ``correlation`` 1 − |ρ_ij| with
+    ρ_ij = Σ_ij / (σ_i σ_j), or ``squared`` min_± E(u_i ∓ u_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on
+    centred coordinates: the squared difference up to sign, scale-free overall but not per coordinate (it equals
+    1 − |ρ| when σ_i = σ_j and also charges for a difference in scale)."""
+    variance = covariance.diagonal()
+    if kind == "squared":
+        return 1.0 - 2.0 * covariance.abs() / (variance[:, None] + variance[None, :] + 1e-6)
+    return 1.0 - correlation_from_covariance(covariance).abs()
+
+
+def correlation_from_covariance(covariance: torch.Tensor) -> torch.Tensor:
+    """ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ)), δ = 1e-6: the correlation of :func:`standardised` columns."""
+    scale = covariance.diagonal().clamp_min(0.0).sqrt() + 1e-6
+    return covariance / (scale[:, None] * scale[None, :])
+
+
 class StructureModule(nn.Module):
     """Learns which coordinates of which modalities encode the same latent: for every pair of modalities (a, b) a
     partial OT plan W_ab ∈ [0, 1]^{k_a × k_b} between their coordinates, with a "not shared" dustbin on both sides.
 
-    W_ab = Sinkhorn_ε(C_ab with a dustbin of cost c_u) on the batch, C_ab[i, j] = 1 − |corr(u_i, v_j)| (``cost``
-    ``correlation``, paired data), min_± W1 of the standardised marginals (``w1``, unpaired data) or both summed
-    (``correlation+w1``); signs s_ab = sign corr. ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first
-    ``anneal_fraction`` of training (geometric / linear; ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u
-    so large that min(k_a, k_b) pairs are always matched). Sinkhorn runs for all pairs in one batch, warm-started
-    from the previous step's dual potentials (``sinkhorn_iterations`` per step), and is differentiable in the
-    encodings when ``plan_gradient`` (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs
-    apart). After ``freeze_fraction`` of training the plans are frozen to the exact (network simplex) partial matching
-    of a running mean of the correlations. Plugs into any model with per-modality encodings:
-    :meth:`alignment_loss` is the plan-weighted contrastive term.
+    W_ab = Sinkhorn_ε(C_ab with a dustbin of cost c_u) on the batch, with C_ab[i, j] = 1 − |corr(u_i, v_j)|
+    (``cost: correlation``, paired data), the scale-aware squared difference up to sign (``squared``, see
+    :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
+    correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr.
+    ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training (geometric /
+    linear); ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that min(k_a, k_b) pairs are
+    always matched. All pairs are solved in one batch (:func:`padded_layout`, :func:`log_sinkhorn`) from one
+    covariance matrix of all modalities' coordinates, warm-started from the previous step's dual potentials
+    (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient`` (Sinkhorn's mass
+    constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction`` of training
+    the plans are frozen to the exact (network simplex) partial matching of a running mean of the correlations.
+    Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 
     def __init__(self, latent_dims: list[int], options: dict[str, Any] | None = None) -> None:
@@ -137,14 +187,26 @@ class StructureModule(nn.Module):
         self.options = STRUCTURE_DEFAULTS | (options or {})
         if self.options["cost"] not in COSTS:
             raise ValueError(f"structure cost {self.options['cost']!r} is not one of {', '.join(COSTS)}")
+        self.latent_dims = list(latent_dims)
         self.pairs = list(itertools.combinations(range(len(latent_dims)), 2))
-        for a, b in self.pairs:
-            shape = (latent_dims[a], latent_dims[b])
-            self.register_buffer(f"running_correlation_{a}_{b}", torch.zeros(shape))
-            self.register_buffer(f"frozen_plan_{a}_{b}", torch.zeros(shape))
+        self.shapes = [(latent_dims[a], latent_dims[b]) for a, b in self.pairs]
+        log_mu, log_nu, real, dustbin = padded_layout(self.shapes)
+        size = real.shape[1]
+        offsets = np.cumsum([0, *latent_dims])
+        rows = torch.zeros(len(self.pairs), size, dtype=torch.long)
+        columns = torch.zeros(len(self.pairs), size, dtype=torch.long)
+        for p, (a, b) in enumerate(self.pairs):
+            rows[p, : latent_dims[a]] = torch.arange(offsets[a], offsets[a + 1])
+            columns[p, : latent_dims[b]] = torch.arange(offsets[b], offsets[b + 1])
+        for name, value in [("log_mu", log_mu), ("log_nu", log_nu), ("real", real), ("dustbin_entries", dustbin)]:
+            self.register_buffer(name, value, persistent=False)
+        self.register_buffer("rows", rows, persistent=False)
+        self.register_buffer("columns", columns, persistent=False)
+        total = int(offsets[-1])
+        self.register_buffer("running_correlation", torch.zeros(total, total))
+        self.register_buffer("frozen_plans", torch.zeros(len(self.pairs), size, size))
         self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
-        size = max(latent_dims) + 1
-        self.register_buffer("potentials", torch.zeros(len(self.pairs), 2, size, dtype=torch.float64))
+        self.register_buffer("potentials", torch.zeros(len(self.pairs), 2, size + 1, dtype=torch.float64))
 
     def schedule(self, progress: float) -> tuple[float, float]:
         """(ε, c_u) at this point of training."""
@@ -157,40 +219,56 @@ class StructureModule(nn.Module):
         epsilon = options["epsilon_start"] * (options["epsilon_end"] / options["epsilon_start"]) ** t
         return epsilon, dustbin_start + t * (dustbin_end - dustbin_start)
 
-    def cost(self, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(cost C_ab, correlation matrix) on the batch."""
-        correlation = standardised(u).T @ standardised(v) / u.shape[0]
+    def pair_blocks(self, matrix: torch.Tensor) -> torch.Tensor:
+        """The P × K × K blocks [k_a × k_b, zero-padded] of a matrix over all coordinates, one per pair (a, b)."""
+        return matrix[self.rows[:, :, None], self.columns[:, None, :]] * self.real
+
+    def costs(self, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(P × K × K costs C_ab, Σk × Σk correlation matrix of all coordinates) on the batch."""
+        centred = torch.cat([u - u.mean(dim=0) for u in encodings], dim=1)
+        covariance = centred.T @ centred / centred.shape[0]
+        correlation = correlation_from_covariance(covariance)
         kind = self.options["cost"]
         if kind == "w1":
-            return sorted_marginal_distance(u, v), correlation
-        cost = 1.0 - correlation.abs()
+            return self.marginal_costs(encodings), correlation
+        cost = self.pair_blocks(covariance_costs(covariance, "squared" if kind == "squared" else "correlation"))
         if kind == "correlation+w1":
-            cost = cost + sorted_marginal_distance(u, v)
+            cost = cost + self.marginal_costs(encodings)
         return cost, correlation
+
+    def marginal_costs(self, encodings: list[torch.Tensor]) -> torch.Tensor:
+        """P × K × K zero-padded :func:`sorted_marginal_distance` of every pair (a loop over pairs: sorting)."""
+        size = self.real.shape[1]
+        return torch.stack(
+            [
+                nn.functional.pad(sorted_marginal_distance(encodings[a], encodings[b]), (0, size - k_b, 0, size - k_a))
+                for (a, b), (k_a, k_b) in zip(self.pairs, self.shapes, strict=True)
+            ]
+        )
 
     def forward(self, encodings: list[torch.Tensor], progress: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(W_ab, s_ab) for every pair (a, b) in ``self.pairs``; ``progress`` ∈ [0, 1) is the fraction of training
         done (in training mode, the running correlations and potentials are updated and the plans frozen on time)."""
         if self.training and not self.frozen and progress >= self.options["freeze_fraction"]:
             self.freeze_plans()
-        running = [getattr(self, f"running_correlation_{a}_{b}") for a, b in self.pairs]
         if self.frozen:
-            frozen = [getattr(self, f"frozen_plan_{a}_{b}") for a, b in self.pairs]
-            return [(plan, torch.sign(average)) for plan, average in zip(frozen, running, strict=True)]
-        costs, signs = [], []
-        for (a, b), average in zip(self.pairs, running, strict=True):
-            cost, correlation = self.cost(encodings[a], encodings[b])
+            plans, signs = self.frozen_plans, torch.sign(self.pair_blocks(self.running_correlation))
+        else:
+            cost, correlation = self.costs(encodings)
             if self.training:
-                average.mul_(0.9).add_(0.1 * correlation.detach())
-            costs.append(cost if self.options["plan_gradient"] else cost.detach())
-            signs.append(torch.sign(correlation.detach()))
-        epsilon, dustbin_cost = self.schedule(progress)
-        plans, potentials = soft_partial_plans(
-            costs, dustbin_cost, epsilon, self.options["sinkhorn_iterations"], self.potentials
-        )
-        if self.training:
-            self.potentials.copy_(potentials)
-        return list(zip(plans, signs, strict=True))
+                self.running_correlation.mul_(0.9).add_(0.1 * correlation.detach())
+            if not self.options["plan_gradient"]:
+                cost = cost.detach()
+            epsilon, dustbin_cost = self.schedule(progress)
+            cost_batch = nn.functional.pad(cost.double(), (0, 1, 0, 1)) + self.dustbin_entries * (dustbin_cost / 2.0)
+            plans, potentials = log_sinkhorn(
+                cost_batch, self.log_mu, self.log_nu, epsilon, self.options["sinkhorn_iterations"], self.potentials
+            )
+            plans = plans.to(encodings[0].dtype)
+            signs = torch.sign(self.pair_blocks(correlation.detach()))
+            if self.training:
+                self.potentials.copy_(potentials)
+        return [(plans[p, :k_a, :k_b], signs[p, :k_a, :k_b]) for p, (k_a, k_b) in enumerate(self.shapes)]
 
     def alignment_loss(self, encodings: list[torch.Tensor], progress: float, tau: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(u_a, u_b): the contrastive term weighted by the plans."""
@@ -202,10 +280,9 @@ class StructureModule(nn.Module):
     def freeze_plans(self) -> None:
         """Fix every W_ab to the exact partial matching of the running correlations (dustbin cost c_1)."""
         _, dustbin_cost = self.schedule(1.0)
-        for a, b in self.pairs:
-            running = getattr(self, f"running_correlation_{a}_{b}")
-            frozen = getattr(self, f"frozen_plan_{a}_{b}")
-            frozen.zero_()
-            for i, j in exact_partial_matching((1.0 - running.abs()).cpu().numpy(), dustbin_cost):
-                frozen[i, j] = 1.0
+        costs = (1.0 - self.pair_blocks(self.running_correlation).abs()).cpu().numpy()
+        self.frozen_plans.zero_()
+        for p, (k_a, k_b) in enumerate(self.shapes):
+            for i, j in exact_partial_matching(costs[p, :k_a, :k_b], dustbin_cost):
+                self.frozen_plans[p, i, j] = 1.0
         self.frozen.fill_(True)

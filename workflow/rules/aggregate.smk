@@ -30,8 +30,8 @@ rule aggregate:
         comparison=report(
             "reports/tables/comparison.md",
             caption="../report/comparison_table.rst",
-            category="Tables",
-            labels={"table": "comparison of all methods"},
+            category="Comparison",
+            labels={"table": "every method on every dataset"},
         ),
         comparison_latex="reports/tables/comparison.tex",
         metrics="reports/metrics.json",

@@ -34,9 +34,12 @@ localrules:
     all,
     aggregate,
     figures,
+    factor_figure,
+    sample_grid,
 
 
 rule all:
     input:
         TABLES,
         [path for experiment in config["experiments"] for path in figure_files(experiment)],
+        sample_grid_files(),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mmcrl.config import ConfigError, validate_config
+from mmcrl.config import ConfigError, experiment_training, validate_config
 
 MINIMAL = {
     "experiments": {"e": {"datasets": ["d"], "methods": ["m"], "seeds": [0]}},
@@ -52,3 +52,16 @@ def test_random_pattern_gets_its_defaults():
         "unique_signatures": True,
         "seed": 0,
     }
+
+
+def test_an_experiment_overrides_training_settings_and_bad_overrides_are_named():
+    base = {"datasets": {"d": {"n_latents": 2, "pattern": [[0, 1], [0]]}}, "methods": {"m": {"method": "mcl"}}}
+    grid = {"datasets": ["d"], "methods": ["m"], "seeds": [0]}
+    config = validate_config(base | {"experiments": {"small": grid | {"training": {"steps": 7}}, "full": grid}})
+    assert experiment_training(config, "small")["steps"] == 7
+    assert experiment_training(config, "full")["steps"] == config["training"]["steps"] == 1000
+    assert experiment_training(config, "small")["lr"] == config["training"]["lr"]
+    with pytest.raises(ConfigError, match=r"experiments\.small\.training: unknown key\(s\) 'step'"):
+        validate_config(base | {"experiments": {"small": grid | {"training": {"step": 7}}}})
+    with pytest.raises(ConfigError, match=r"experiments\.small\.training\.steps: 0 is less than the minimum"):
+        validate_config(base | {"experiments": {"small": grid | {"training": {"steps": 0}}}})

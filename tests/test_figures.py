@@ -133,3 +133,29 @@ def test_align_columns_orders_recovered_like_true() -> None:
     assert order == [2, 1, 0, 3]
     assert matched == [0, 1, 2, None]
     assert align_columns(true, np.zeros((2, 0), int)) == ([], [])
+
+
+def test_factor_figure_and_sample_grid_are_written_and_byte_stable(tmp_path: Path) -> None:
+    from mmcrl.aggregate import write_tables
+    from mmcrl.config import dataset_spec
+    from mmcrl.data.kinds import write_dataset
+    from mmcrl.figures import write_factor_figure, write_sample_grid
+
+    paths = []
+    for dataset in ("pair2", "chain3"):
+        for method in ("mcl", "oracle"):
+            for seed in (0, 1):
+                path = tmp_path / "runs" / dataset / method / str(seed) / "metrics.json"
+                paths.append(write_json(path, _record("main", dataset, method, seed)))
+    write_tables(paths, tmp_path / "tables", tmp_path / "metrics.json")
+    written = [write_factor_figure("main", tmp_path / "tables", CONFIG, tmp_path / out) for out in ("a", "b")]
+    assert [path.name for path in written[0]] == ["factors.png", "factors.pdf"]
+    assert [p.read_bytes() for p in written[0]] == [p.read_bytes() for p in written[1]]
+    write_dataset(dataset_spec("pics", kind="shapes-text", n_train=100, n_val=100, n_test=100), 0, tmp_path / "pics")
+    grid = write_sample_grid(tmp_path / "pics", CONFIG, tmp_path / "grid")
+    assert [path.name for path in grid] == ["samples.png", "samples.pdf"]
+    assert grid[0].read_bytes().startswith(MAGIC["png"]) and grid[0].stat().st_size > 20_000
+    synthetic = dataset_spec("syn", n_latents=3, pattern=[[0, 1], [0, 2]], n_train=100, n_val=100, n_test=100)
+    write_dataset(synthetic, 0, tmp_path / "syn")
+    with pytest.raises(ValueError, match="not a shapes-text dataset"):
+        write_sample_grid(tmp_path / "syn", CONFIG, tmp_path / "grid")

@@ -8,7 +8,8 @@ from mmcrl.config import dataset_spec
 from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
 from mmcrl.methods.losses import correspondence_infonce, uniformity
-from mmcrl.metrics import r2_per_latent
+from mmcrl.metrics import pattern_matches, r2_per_latent
+from mmcrl.recover import recover_structure
 from mmcrl.train import encode, fit, learning_rate, load_checkpoint, save_checkpoint
 
 TRAINING = {
@@ -94,6 +95,20 @@ def test_mcl_recovers_the_shared_block_when_everything_is_shared(tmp_path):
     h_val, h_test = encode(model, x_val), encode(model, x_test)
     r2 = r2_per_latent(z_val, h_val[0], z_test, h_test[0], kind="kernel")
     assert r2.min() >= 0.9, r2
+
+
+@pytest.mark.xfail(
+    reason="known gap (issue 3, docs/method.md): at this scale wcrl recovers 1 of 3 random 5-modality patterns exactly",
+    strict=False,
+)
+def test_wcrl_recovers_a_randomly_drawn_five_modality_pattern_without_being_told(tmp_path):
+    """A pattern nobody developed on (5 modalities, 8 latents, unique signatures, pattern seed drawn once: 5150),
+    small scale: the recovered sharing pattern is the true one up to the order of the latents."""
+    pattern = {"n_modalities": 5, "n_shared": 6, "unique_signatures": True, "seed": 5150}
+    data = dataset(tmp_path, pattern, 8)
+    model, _ = fit(data, "wcrl", {}, TRAINING | {"steps": 600}, seed=0, run_name="test")
+    structure = recover_structure(encode(model, data.split("val")[1]), min_correlation=0.8)
+    assert pattern_matches(data.sharing_pattern, np.asarray(structure["recovered_pattern"])), structure
 
 
 def test_only_the_oracle_is_told_the_pattern():

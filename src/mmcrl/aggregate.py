@@ -73,7 +73,7 @@ def markdown_table(summary: pd.DataFrame, metrics: list[str]) -> str:
 
 def write_tables(paths: list[str | Path], out_dir: str | Path, metrics_json: str | Path) -> None:
     """Write ``runs.csv``, ``latents.csv``, per experiment ``<exp>.csv`` and ``<exp>.md``, the comparison table
-    (``comparison.md``, ``.tex``) and the DVC metrics file."""
+    (``comparison.md``, ``.tex``), the DVC metrics file, ``factors.csv`` and ``downstream.csv`` / ``.md``."""
     out_dir = Path(out_dir)
     runs, latents = collect(paths)
     _write_csv(runs, out_dir / "runs.csv")
@@ -85,6 +85,7 @@ def write_tables(paths: list[str | Path], out_dir: str | Path, metrics_json: str
         atomic_write(out_dir / f"{experiment}.md", lambda stream, text=text: stream.write(text.encode()))
     write_comparison(runs, out_dir)
     write_json(metrics_json, _dvc_metrics(summary))
+    write_factor_and_downstream_tables(runs, latents, out_dir)
 
 
 def _dvc_metrics(summary: pd.DataFrame) -> dict[str, Any]:
@@ -198,3 +199,51 @@ def write_comparison(runs: pd.DataFrame, out_dir: str | Path) -> None:
     atomic_write(Path(out_dir) / "comparison.md", lambda stream: stream.write(caption.encode()))
     latex = comparison_latex(cells)
     atomic_write(Path(out_dir) / "comparison.tex", lambda stream: stream.write(latex.encode()))
+
+
+# ---------------------------------------------------------------- per-factor scores and the downstream probe
+
+DOWNSTREAM_METRICS = ["downstream_acc_100", "downstream_acc_1000", "r2_shared", "accuracy_shared"]
+
+
+def factor_scores(latents: pd.DataFrame) -> pd.DataFrame:
+    """Per (experiment, dataset, method, latent): the factor's score — kernel R² if continuous, logistic-regression
+    accuracy if discrete (``score_kind`` says which) — as mean and std over seeds."""
+    table = latents.copy()
+    if "factor" not in table:
+        table["factor"] = "z" + table["latent"].astype(str)
+        table["factor_type"] = "continuous"
+    if "accuracy" not in table:
+        table["accuracy"] = float("nan")
+    discrete = table["factor_type"].eq("discrete")
+    table["score_kind"] = discrete.map({True: "accuracy", False: "r2_kernel"})
+    table["score"] = table["accuracy"].where(discrete, table["r2_kernel"])
+    keys = ["experiment", "dataset", "method", "latent", "factor", "factor_type", "class", "signature", "score_kind"]
+    grouped = table.groupby(keys, sort=True)["score"]
+    return grouped.agg(score_mean="mean", score_std="std", n_seeds="size").reset_index()
+
+
+def summarise_downstream(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of the downstream probe accuracies (and the shared-factor scores beside them)."""
+    metrics = [metric for metric in DOWNSTREAM_METRICS if metric in runs]
+    values = runs.assign(**{metric: pd.to_numeric(runs[metric]) for metric in metrics})
+    grouped = values.groupby(["experiment", "dataset", "method"], sort=True)
+    summary = grouped[metrics].agg(["mean", "std"])
+    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
+    summary.insert(0, "n_seeds", grouped.size())
+    summary.insert(0, "told", grouped["told"].first())
+    return summary.reset_index()
+
+
+def write_factor_and_downstream_tables(runs: pd.DataFrame, latents: pd.DataFrame, out_dir: Path) -> None:
+    """Write ``factors.csv`` (per-factor scores), ``downstream.csv`` and ``downstream.md`` (probe accuracies)."""
+    _write_csv(factor_scores(latents), out_dir / "factors.csv")
+    downstream = summarise_downstream(runs)
+    _write_csv(downstream, out_dir / "downstream.csv")
+    metrics = [metric for metric in DOWNSTREAM_METRICS if f"{metric}_mean" in downstream]
+    text = "\n".join(
+        f"# {experiment}: downstream linear probe (accuracy after 100 / 1,000 labels), mean ± std over seeds\n\n"
+        + markdown_table(table, metrics)
+        for experiment, table in downstream.groupby("experiment")
+    )
+    atomic_write(out_dir / "downstream.md", lambda stream: stream.write(text.encode()))

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmcrl.config import ConfigError, load_config, validate_config
+from mmcrl.config import ConfigError, experiment_training, load_config, validate_config
 from mmcrl.io import derive_seed, write_json
 
 log = logging.getLogger("mmcrl")
@@ -35,9 +35,9 @@ def _entry(config: dict[str, Any], section: str, name: str) -> dict[str, Any]:
 
 
 def cmd_synthesize(args: argparse.Namespace) -> None:
-    from mmcrl.data.synthetic import SyntheticSpec, write_dataset
+    from mmcrl.data.kinds import spec_from_config, write_dataset
 
-    spec = SyntheticSpec.from_config(args.dataset, _entry(_config(args.config), "datasets", args.dataset))
+    spec = spec_from_config(args.dataset, _entry(_config(args.config), "datasets", args.dataset))
     manifest = write_dataset(spec, args.seed, args.out)
     log.info("wrote %s", manifest.parent)
 
@@ -52,7 +52,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     seed = derive_seed(args.experiment, args.dataset, args.method, args.seed) % 2**31
     progress = Path(f"{args.out}.progress")
     dataset = load_dataset(args.data)
-    model, record = fit(dataset, entry["method"], entry["params"], config["training"], seed, run, progress)
+    training = experiment_training(config, args.experiment)
+    model, record = fit(dataset, entry["method"], entry["params"], training, seed, run, progress)
     save_checkpoint(args.out, model, record | {"method_name": args.method})
     progress.unlink(missing_ok=True)
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
@@ -97,6 +98,18 @@ def cmd_figures(args: argparse.Namespace) -> None:
     write_figures(args.experiment, args.tables, args.runs, _config(args.config)["figures"], args.out_dir)
 
 
+def cmd_factor_figure(args: argparse.Namespace) -> None:
+    from mmcrl.figures import write_factor_figure
+
+    write_factor_figure(args.experiment, args.tables, _config(args.config)["figures"], args.out_dir)
+
+
+def cmd_sample_grid(args: argparse.Namespace) -> None:
+    from mmcrl.figures import write_sample_grid
+
+    write_sample_grid(args.data, _config(args.config)["figures"], args.out_dir)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmcrl", description=__doc__.splitlines()[0])
     stages = parser.add_subparsers(dest="stage", required=True)
@@ -112,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--method", required=True)
         sub.add_argument("--seed", type=int, required=True)
 
-    sub = stage("synthesize", cmd_synthesize, "draw one replicate of a synthetic dataset")
+    sub = stage("synthesize", cmd_synthesize, "draw one replicate of a dataset (synthetic or shapes-text)")
     sub.add_argument("--config", required=True, help="YAML file or inline JSON")
     sub.add_argument("--dataset", required=True)
     sub.add_argument("--seed", type=int, required=True, help="replicate seed (DAG, mechanisms, mixing, samples)")
@@ -148,6 +161,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--experiment", required=True)
     sub.add_argument("--tables", required=True, help="directory with runs.csv and latents.csv")
     sub.add_argument("--runs", nargs="+", required=True, help="the experiment's metrics.json files")
+    sub.add_argument("--out-dir", required=True)
+
+    sub = stage("factor-figure", cmd_factor_figure, "draw the per-factor R²/accuracy figure of an experiment")
+    sub.add_argument("--config", required=True)
+    sub.add_argument("--experiment", required=True)
+    sub.add_argument("--tables", required=True, help="directory with runs.csv and factors.csv")
+    sub.add_argument("--out-dir", required=True)
+
+    sub = stage("sample-grid", cmd_sample_grid, "draw test images of a shapes-text dataset with their captions")
+    sub.add_argument("--config", required=True)
+    sub.add_argument("--data", required=True, help="dataset directory")
     sub.add_argument("--out-dir", required=True)
     return parser
 

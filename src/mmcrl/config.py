@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from mmcrl.data.synthetic import SyntheticSpec
+from mmcrl.data.kinds import DatasetSpec, spec_from_config
 
 
 class ConfigError(ValueError):
@@ -47,7 +47,14 @@ def validate_config(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(_describe(error))
     _check_references(config)
     _check_datasets(config)
+    _check_experiment_training(config)
     return config
+
+
+def experiment_training(config: dict[str, Any], experiment: str) -> dict[str, Any]:
+    """The training settings of an experiment's runs: the ``training`` section with the experiment's own
+    ``training`` overrides applied (an experiment not in the config gets the section as it is)."""
+    return config["training"] | config["experiments"].get(experiment, {}).get("training", {})
 
 
 def coerce_command_line_strings(value: Any) -> Any:
@@ -66,10 +73,11 @@ def coerce_command_line_strings(value: Any) -> Any:
     return value
 
 
-def dataset_spec(name: str, **fields: Any) -> SyntheticSpec:
-    """A synthetic dataset spec from the given ``datasets.<name>`` fields, validated and completed with the schema's
-    defaults, e.g. ``dataset_spec("mine", n_latents=4, pattern=[[0, 1, 2], [0, 3]])``."""
-    return SyntheticSpec.from_config(name, validate_config({"datasets": {name: fields}})["datasets"][name])
+def dataset_spec(name: str, **fields: Any) -> DatasetSpec:
+    """A dataset spec from the given ``datasets.<name>`` fields, validated and completed with the schema's
+    defaults, e.g. ``dataset_spec("mine", n_latents=4, pattern=[[0, 1, 2], [0, 3]])`` (synthetic) or
+    ``dataset_spec("pics", kind="shapes-text", n_train=1000)``."""
+    return spec_from_config(name, validate_config({"datasets": {name: fields}})["datasets"][name])
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -96,10 +104,24 @@ def _check_references(config: dict[str, Any]) -> None:
                     )
 
 
+def _check_experiment_training(config: dict[str, Any]) -> None:
+    training_schema = schema()["properties"]["training"]
+    for experiment, grid in config["experiments"].items():
+        key = f"experiments.{experiment}.training"
+        unknown = sorted(set(grid["training"]) - set(training_schema["properties"]))
+        if unknown:
+            allowed = ", ".join(sorted(training_schema["properties"]))
+            raise ConfigError(f"config key {key}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {allowed}")
+        merged = experiment_training(config, experiment)
+        error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(training_schema).iter_errors(merged))
+        if error is not None:
+            raise ConfigError(f"config key {key}.{'.'.join(map(str, error.absolute_path))}: {error.message}")
+
+
 def _check_datasets(config: dict[str, Any]) -> None:
     for name, entry in config["datasets"].items():
         try:
-            SyntheticSpec.from_config(name, entry).check()
+            spec_from_config(name, entry).check()
         except ValueError as error:
             raise ConfigError(f"config key datasets.{name}: {error}") from error
 

@@ -8,6 +8,10 @@ R² of each latent is predicted from all coordinates of each modality that sees 
 on test data), averaged over those modalities. Structure is scored against the coordinate → latent map of the
 Pearson matching. SHD compares the CPDAG found by PC on the best-matched coordinates with the true DAG's CPDAG; the
 same PC run on the true latents (``shd_true_latents``) is the reference for what PC can do on this data.
+Discrete factors (datasets whose ground truth lists ``factors``, e.g. shapes-text) are matched on the correlation
+ratio, scored by logistic-regression accuracy instead of MCC and R² (``accuracy``, ``accuracy_shared``), and left out
+of the MCC and R² means. The downstream probe (:mod:`mmcrl.downstream`) adds ``downstream_acc_100`` and
+``downstream_acc_1000``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from mmcrl import metrics
 from mmcrl.data.synthetic import Dataset
+from mmcrl.downstream import downstream_scores
 from mmcrl.methods.base import Method
 from mmcrl.train import encode
 
@@ -28,6 +34,13 @@ def _mean_or_none(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
+def factor_types(ground_truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Name and type of every latent: the dataset's ``factors`` records, or (synthetic data) continuous ``z<j>``."""
+    if "factors" in ground_truth:
+        return ground_truth["factors"]
+    return [{"name": f"z{j}", "type": "continuous"} for j in range(ground_truth["n_latents"])]
+
+
 def per_latent_scores(
     pattern: np.ndarray,
     z_val: np.ndarray,
@@ -35,39 +48,63 @@ def per_latent_scores(
     val_encodings: list[np.ndarray],
     test_encodings: list[np.ndarray],
     kernel_max_fit: int,
+    factors: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[tuple[int, int], int]]:
-    """One record per latent (class, signature, matched correlations, R²) and the true coordinate → latent map."""
+    """One record per latent (class, signature, matched association, R² or accuracy) and the true coordinate →
+    latent map.
+
+    Continuous latents are matched on |corr| and scored by R²; a discrete latent (``factors[j]["type"] ==
+    "discrete"``) is matched on the correlation ratio η (it takes part in the matching, so the coordinate → latent
+    map and the structure scores include it) and scored by the accuracy of a logistic regression from each modality's
+    coordinates; its ``mcc`` is ``None`` (a correlation with class indices means nothing).
+    """
+    factors = factors or [{"name": f"z{j}", "type": "continuous"} for j in range(pattern.shape[1])]
+    discrete = np.array([factor["type"] == "discrete" for factor in factors])
     classes = metrics.identifiability_classes(pattern)
     scores: dict[str, dict[int, dict[int, float]]] = {
-        key: {j: {} for j in range(pattern.shape[1])} for key in ("pearson", "spearman", "r2_linear", "r2_kernel")
+        key: {j: {} for j in range(pattern.shape[1])}
+        for key in ("pearson", "spearman", "r2_linear", "r2_kernel", "accuracy")
     }
     latent_of_coordinate: dict[tuple[int, int], int] = {}
     for m, (h_val, h_test) in enumerate(zip(val_encodings, test_encodings, strict=True)):
         subset = np.flatnonzero(pattern[m])
         for kind in ("pearson", "spearman"):
-            matched, assignment = metrics.matched_correlations(z_test[:, subset], h_test, kind)
+            association = metrics.abs_correlation(z_test[:, subset], h_test, kind)
+            ranked = rankdata(h_test, axis=0) if kind == "spearman" else h_test
+            for position in np.flatnonzero(discrete[subset]):
+                association[position] = metrics.correlation_ratio(z_test[:, subset[position]], ranked)
+            matched, assignment = metrics.match_association(association)
             for position, latent in enumerate(subset):
                 scores[kind][latent][m] = float(matched[position])
                 if kind == "pearson" and assignment[position] >= 0:
                     latent_of_coordinate[(m, int(assignment[position]))] = int(latent)
+        continuous = subset[~discrete[subset]]
         for kind in ("linear", "kernel"):
-            r2 = metrics.r2_per_latent(
-                z_val[:, subset], h_val, z_test[:, subset], h_test, kind=kind, max_fit=kernel_max_fit
+            if continuous.size:
+                r2 = metrics.r2_per_latent(
+                    z_val[:, continuous], h_val, z_test[:, continuous], h_test, kind=kind, max_fit=kernel_max_fit
+                )
+                for position, latent in enumerate(continuous):
+                    scores[f"r2_{kind}"][latent][m] = float(r2[position])
+        for latent in subset[discrete[subset]]:
+            scores["accuracy"][latent][m] = metrics.classification_accuracy(
+                z_val[:, latent], h_val, z_test[:, latent], h_test
             )
-            for position, latent in enumerate(subset):
-                scores[f"r2_{kind}"][latent][m] = float(r2[position])
     records = []
     for j, latent_class in enumerate(classes):
         records.append(
             {
                 "latent": j,
+                "factor": factors[j]["name"],
+                "factor_type": factors[j]["type"],
                 "class": latent_class,
                 "signature": np.flatnonzero(pattern[:, j]).tolist(),
                 "mcc_by_modality": scores["pearson"][j],
-                "mcc": float(np.mean(list(scores["pearson"][j].values()))),
-                "mcc_spearman": float(np.mean(list(scores["spearman"][j].values()))),
-                "r2_linear": float(np.mean(list(scores["r2_linear"][j].values()))),
-                "r2_kernel": float(np.mean(list(scores["r2_kernel"][j].values()))),
+                "mcc": None if discrete[j] else float(np.mean(list(scores["pearson"][j].values()))),
+                "mcc_spearman": None if discrete[j] else float(np.mean(list(scores["spearman"][j].values()))),
+                "r2_linear": _mean_or_none(list(scores["r2_linear"][j].values())),
+                "r2_kernel": _mean_or_none(list(scores["r2_kernel"][j].values())),
+                "accuracy": _mean_or_none(list(scores["accuracy"][j].values())),
             }
         )
     return records, latent_of_coordinate
@@ -113,7 +150,10 @@ def evaluate(
     pattern = dataset.sharing_pattern
     z_val, _ = dataset.split("val")
     z_test, _ = dataset.split("test")
-    latents, true_map = per_latent_scores(pattern, z_val, z_test, val_encodings, test_encodings, kernel_max_fit)
+    factors = factor_types(dataset.ground_truth)
+    latents, true_map = per_latent_scores(
+        pattern, z_val, z_test, val_encodings, test_encodings, kernel_max_fit, factors
+    )
     recovered_map = {
         (m, i): latent
         for m, row in enumerate(structure["latent_of_coordinate"])
@@ -125,12 +165,16 @@ def evaluate(
     )
     adjacency = np.asarray(dataset.ground_truth["adjacency"])
     z_estimate = best_matched_latents(latents, true_map, test_encodings)
+    continuous = [r for r in latents if r["factor_type"] == "continuous"]
+    discrete = [r for r in latents if r["factor_type"] == "discrete"]
     summary: dict[str, Any] = {
-        "mcc": float(np.mean([r["mcc"] for r in latents])),
-        "mcc_spearman": float(np.mean([r["mcc_spearman"] for r in latents])),
-        "r2_linear": float(np.mean([r["r2_linear"] for r in latents])),
-        "r2_kernel": float(np.mean([r["r2_kernel"] for r in latents])),
-        "r2_shared": _mean_or_none([r["r2_kernel"] for r in latents if len(r["signature"]) >= 2]),
+        "mcc": _mean_or_none([r["mcc"] for r in continuous]),
+        "mcc_spearman": _mean_or_none([r["mcc_spearman"] for r in continuous]),
+        "r2_linear": _mean_or_none([r["r2_linear"] for r in continuous]),
+        "r2_kernel": _mean_or_none([r["r2_kernel"] for r in continuous]),
+        "r2_shared": _mean_or_none([r["r2_kernel"] for r in continuous if len(r["signature"]) >= 2]),
+        "accuracy": _mean_or_none([r["accuracy"] for r in discrete]),
+        "accuracy_shared": _mean_or_none([r["accuracy"] for r in discrete if len(r["signature"]) >= 2]),
         "structure_precision": structure_scores["precision"],
         "structure_recall": structure_scores["recall"],
         "structure_f1": structure_scores["f1"],
@@ -140,7 +184,8 @@ def evaluate(
         "shd_true_latents": metrics.dag_to_cpdag_shd(adjacency, z_test.astype(np.float64), pc_alpha),
     }
     for latent_class in CLASSES:
-        summary[f"mcc_{latent_class}"] = _mean_or_none([r["mcc"] for r in latents if r["class"] == latent_class])
+        summary[f"mcc_{latent_class}"] = _mean_or_none([r["mcc"] for r in continuous if r["class"] == latent_class])
+    summary |= downstream_scores(dataset.ground_truth, z_val, z_test, val_encodings, test_encodings)
     return {"summary": summary, "latents": latents}
 
 

@@ -382,3 +382,68 @@ def _comparison_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) 
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
     figure.suptitle(f"{experiment}: every method on every dataset (bars: mean over seeds, dots: seeds)")
     return figure
+
+
+# ---------------------------------------------------------------- factors: per-factor R² / accuracy per method
+
+
+def write_factor_figure(
+    experiment: str, tables_dir: str | Path, figure_config: dict[str, Any], out_dir: str | Path
+) -> list[Path]:
+    """Write ``factors``: per dataset, a heat-map of each factor's score per method (mean over seeds) — kernel R² for
+    continuous factors, logistic-regression accuracy for discrete ones — from ``factors.csv`` and ``runs.csv``."""
+    runs = _read_table(Path(tables_dir) / "runs.csv", experiment)
+    factors = _read_table(Path(tables_dir) / "factors.csv", experiment)
+    runs["told_pattern"] = runs["told_pattern"].astype(str).str.lower().eq("true")
+    style = MethodStyle.from_runs(runs)
+    datasets = sorted(factors["dataset"].unique())
+    heights = [factors.loc[factors["dataset"] == d, "latent"].nunique() for d in datasets]
+    with _plot_style(figure_config["context"]):
+        figure = _new_figure(4.2 + 1.3 * len(style.order), 1.2 + 0.42 * sum(heights) + 1.0 * len(datasets))
+        axes = figure.subplots(len(datasets), 1, height_ratios=heights, squeeze=False)[:, 0]
+        for ax, dataset in zip(axes, datasets, strict=True):
+            table = factors[factors["dataset"] == dataset]
+            methods = [m for m in style.order if m in set(table["method"])]
+            matrix = table.pivot(index="latent", columns="method", values="score_mean").reindex(columns=methods)
+            described = table.drop_duplicates("latent").set_index("latent")
+            rows = [
+                f"{described.at[j, 'factor']} · {'acc' if described.at[j, 'score_kind'] == 'accuracy' else 'R²'}"
+                f" · {described.at[j, 'class']} {described.at[j, 'signature']}"
+                for j in matrix.index
+            ]
+            values = matrix.to_numpy(dtype=float)
+            _heatmap(ax, np.clip(values, 0.0, 1.0), "viridis", [style.label(m) for m in methods], rows)
+            texts = np.where(np.isnan(values), "", np.char.mod("%.2f", np.nan_to_num(values)))
+            _annotate(ax, texts, np.where(values < 0.6, "white", "black"))
+            ax.set_title(dataset)
+        figure.colorbar(axes[0].collections[0], ax=list(axes), label="kernel R² (continuous) / accuracy (discrete)")
+        figure.suptitle(f"{experiment}: per-factor score (mean over seeds)")
+        return _save(figure, Path(out_dir), "factors", figure_config)
+
+
+# ---------------------------------------------------------------- samples: images of a shapes-text dataset
+
+
+def write_sample_grid(
+    data_dir: str | Path, figure_config: dict[str, Any], out_dir: str | Path, rows: int = 4, columns: int = 4
+) -> list[Path]:
+    """Write ``samples``: the first rows × columns test images of a shapes-text dataset, each above its caption."""
+    from mmcrl.data.shapes_text import detokenise
+    from mmcrl.data.synthetic import load_dataset
+
+    dataset = load_dataset(data_dir)
+    if dataset.ground_truth.get("kind") != "shapes-text":
+        raise ValueError(f"{data_dir}: not a shapes-text dataset (kind {dataset.ground_truth.get('kind')!r})")
+    _, (images, tokens) = dataset.split("test")
+    side = dataset.ground_truth["image"]["size"]
+    with _plot_style(figure_config["context"]):
+        figure = _new_figure(2.4 * columns, 2.9 * rows)
+        for index, ax in enumerate(figure.subplots(rows, columns, squeeze=False).flat):
+            ax.imshow(images[index].reshape(3, side, side).transpose(1, 2, 0), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            words = detokenise(tokens[index]).split()
+            ax.set_xlabel("\n".join((" ".join(words[:4]), " ".join(words[4:8]), " ".join(words[8:]))), fontsize=8)
+        figure.suptitle(f"{dataset.ground_truth['dataset']}: test images and their captions")
+        return _save(figure, Path(out_dir), "samples", figure_config)

@@ -20,7 +20,7 @@ from causallearn.utils.DAG2CPDAG import dag2cpdag
 from scipy.optimize import linear_sum_assignment
 from scipy.stats import rankdata
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV
 
@@ -104,13 +104,51 @@ def matched_correlations(true: np.ndarray, learned: np.ndarray, kind: str = "pea
     Returns (scores, assignment), both of length a: scores[i] = C[i, π(i)] (0.0 if latent i is unmatched) and
     assignment[i] = π(i) (-1 if unmatched).
     """
-    corr = abs_correlation(true, learned, kind)
-    rows, cols = linear_sum_assignment(corr, maximize=True)
-    scores = np.zeros(corr.shape[0])
-    assignment = np.full(corr.shape[0], -1, dtype=int)
-    scores[rows] = corr[rows, cols]
+    return match_association(abs_correlation(true, learned, kind))
+
+
+def match_association(association: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Hungarian matching of :func:`matched_correlations` on a given a × b association matrix C ∈ [0, 1]:
+    (scores, assignment) with scores[i] = C[i, π(i)] (0.0 if row i is unmatched), assignment[i] = π(i) (or -1)."""
+    rows, cols = linear_sum_assignment(association, maximize=True)
+    scores = np.zeros(association.shape[0])
+    assignment = np.full(association.shape[0], -1, dtype=int)
+    scores[rows] = association[rows, cols]
     assignment[rows] = cols
     return scores, assignment
+
+
+def correlation_ratio(labels: np.ndarray, learned: np.ndarray) -> np.ndarray:
+    """Correlation ratio η_k ∈ [0, 1] of a discrete factor with each learned column k:
+
+    η_k² = Σ_c n_c (h̄_ck − h̄_k)² / Σ_i (h_ik − h̄_k)², the share of column k's variance explained by the class c
+    (the R² of predicting h_k from the one-hot class); for two classes η = |Pearson|. Invariant to relabelling the
+    classes, so it is the association used to match a discrete factor to a coordinate. Constant columns give 0.
+    """
+    labels, learned = np.asarray(labels), np.asarray(learned, dtype=float)
+    centred = learned - learned.mean(axis=0)
+    between = np.zeros(learned.shape[1])
+    for label in np.unique(labels):
+        rows = centred[labels == label]
+        between += rows.shape[0] * rows.mean(axis=0) ** 2
+    total = (centred**2).sum(axis=0)
+    ratio = np.divide(between, total, out=np.zeros_like(total), where=total > 0)
+    return np.sqrt(np.minimum(ratio, 1.0))
+
+
+def classification_accuracy(
+    labels_fit: np.ndarray, h_fit: np.ndarray, labels_score: np.ndarray, h_score: np.ndarray
+) -> float:
+    """Accuracy of a multinomial logistic regression (L2, C = 1, lbfgs) predicting class labels from coordinates h,
+    fit on the fit rows and scored on the score rows; h is standardised with the fit rows' mean and std. With a
+    single class among the fit rows, that class is predicted everywhere."""
+    labels_fit, labels_score = np.asarray(labels_fit), np.asarray(labels_score)
+    classes = np.unique(labels_fit)
+    if classes.size == 1:
+        return float(np.mean(labels_score == classes[0]))
+    mean, std = _location_scale(np.asarray(h_fit, dtype=float))
+    model = LogisticRegression(max_iter=2000).fit((h_fit - mean) / std, labels_fit)
+    return float(np.mean(model.predict((np.asarray(h_score, dtype=float) - mean) / std) == labels_score))
 
 
 def mcc(true: np.ndarray, learned: np.ndarray, kind: str = "pearson") -> float:

@@ -24,6 +24,7 @@ REQUIRED_COLUMNS = [
     "structure_exact",
     "shd",
     "train_seconds",
+    "downstream_acc_100",
 ]
 
 
@@ -42,9 +43,12 @@ def test_the_study_writes_every_output(study):
     assert set(REQUIRED_COLUMNS) <= set(runs.columns)
     assert len(runs) == 4 and set(runs["method"]) == {"oracle", "mcl"}
     assert runs["mcc"].between(0, 1).all()
-    for name in ("tiny.csv", "tiny.md", "latents.csv", "comparison.md", "comparison.tex"):
+    for name in (
+        *("tiny.csv", "tiny.md", "latents.csv", "comparison.md", "comparison.tex"),
+        *("factors.csv", "downstream.csv", "downstream.md"),
+    ):
         assert (study / "reports/tables" / name).stat().st_size > 100
-    for name in ("mcc", "latents", "patterns", "comparison"):
+    for name in ("mcc", "latents", "patterns", "comparison", "factors"):
         for fmt in ("png", "pdf"):
             assert (study / f"reports/figures/tiny/{name}.{fmt}").stat().st_size > 5_000
     assert (study / "reports/metrics.json").exists()
@@ -75,13 +79,14 @@ def test_a_second_run_has_nothing_to_do(study):
 
 @pytest.mark.e2e
 def test_changes_rerun_only_what_depends_on_them(study):
-    assert jobs_to_run(study, "--config", "figures={dpi: 90}") == {"figures", "all"}
+    assert jobs_to_run(study, "--config", "figures={dpi: 90}") == {"figures", "factor_figure", "all"}
     assert jobs_to_run(study, "--config", "training={steps: 21}") == {
         "train",
         "recover",
         "evaluate",
         "aggregate",
         "figures",
+        "factor_figure",
         "all",
     }
     assert jobs_to_run(study, "--config", "recover={min_correlation: 0.7}") == {
@@ -89,6 +94,7 @@ def test_changes_rerun_only_what_depends_on_them(study):
         "evaluate",
         "aggregate",
         "figures",
+        "factor_figure",
         "all",
     }
 

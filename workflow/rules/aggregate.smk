@@ -35,6 +35,14 @@ rule aggregate:
         ),
         comparison_latex="reports/tables/comparison.tex",
         metrics="reports/metrics.json",
+        factors="reports/tables/factors.csv",
+        downstream=report(
+            "reports/tables/downstream.csv",
+            caption="../report/downstream.rst",
+            category="Tables",
+            labels={"table": "downstream probe"},
+        ),
+        downstream_markdown="reports/tables/downstream.md",
     log:
         "logs/aggregate/aggregate.log",
     shell:

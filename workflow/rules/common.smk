@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from mmcrl.config import ConfigError, coerce_command_line_strings, validate_config
+from mmcrl.config import ConfigError, coerce_command_line_strings, experiment_training, validate_config
 
 try:
     _validated = validate_config(coerce_command_line_strings(config))
@@ -59,12 +59,31 @@ FIGURES = ("mcc", "latents", "patterns", "comparison")
 
 def figure_files(experiment):
     return [
-        f"reports/figures/{experiment}/{name}.{fmt}" for name in FIGURES for fmt in config["figures"]["formats"]
+        f"reports/figures/{experiment}/{name}.{fmt}"
+        for name in (*FIGURES, "factors")
+        for fmt in config["figures"]["formats"]
+    ]
+
+
+def sample_grid_seed(dataset):
+    """The lowest seed any experiment runs on a dataset (its sample grid shows that replicate)."""
+    return min(s for e in config["experiments"] for d, _, s in runs(e) if d == dataset)
+
+
+def sample_grid_files():
+    """The sample-grid figures of every shapes-text dataset some experiment uses."""
+    used = {d for e in config["experiments"] for d in config["experiments"][e]["datasets"]}
+    return [
+        f"reports/figures/datasets/{dataset}/samples.{fmt}"
+        for dataset in sorted(used)
+        if config["datasets"][dataset].get("kind") == "shapes-text"
+        for fmt in config["figures"]["formats"]
     ]
 
 
 TABLES = ["reports/tables/runs.csv", "reports/tables/latents.csv", "reports/metrics.json"]
 TABLES += ["reports/tables/comparison.md", "reports/tables/comparison.tex"]
+TABLES += [f"reports/tables/{name}" for name in ("factors.csv", "downstream.csv", "downstream.md")]
 TABLES += [f"reports/tables/{experiment}.{ext}" for experiment in config["experiments"] for ext in ("csv", "md")]
 
 if not config["experiments"]:

@@ -7,7 +7,8 @@ REPORT = "reports/report.html"
 
 def shown_files():
     """Every table and figure of the study (what the HTML report shows)."""
-    return [Path(p) for p in TABLES + [p for e in config["experiments"] for p in figure_files(e)]]
+    figures = [p for e in config["experiments"] for p in figure_files(e)] + sample_grid_files()
+    return [Path(p) for p in TABLES + figures]
 
 
 def study_is_complete():

@@ -28,7 +28,9 @@ rule train:
     output:
         model="results/{experiment}/{dataset}/{method}/seed{seed}/model.pt",
     params:
-        config=lambda w: config_slice(training=config["training"], methods={w.method: config["methods"][w.method]}),
+        config=lambda w: config_slice(
+            training=experiment_training(config, w.experiment), methods={w.method: config["methods"][w.method]}
+        ),
         data=lambda w: dataset_dir(w.dataset, w.seed),
     threads: 1
     resources:

@@ -167,8 +167,13 @@ def generate(spec: SyntheticSpec, seed: int) -> tuple[dict[str, dict[str, np.nda
 
 def write_dataset(spec: SyntheticSpec, seed: int, out_dir: str | Path) -> Path:
     """Generate and write ``<split>.npz``, ``ground_truth.json`` and, last, ``manifest.json`` (content hashes)."""
-    out_dir = Path(out_dir)
     splits, ground_truth = generate(spec, seed)
+    return save_dataset(out_dir, splits, ground_truth)
+
+
+def save_dataset(out_dir: str | Path, splits: dict[str, dict[str, np.ndarray]], ground_truth: dict[str, Any]) -> Path:
+    """Write ``<split>.npz``, ``ground_truth.json`` and, last, ``manifest.json`` (content hashes) of any dataset."""
+    out_dir = Path(out_dir)
     files = [write_arrays(out_dir / f"{split}.npz", arrays) for split, arrays in splits.items()]
     files.append(write_json(out_dir / "ground_truth.json", ground_truth))
     manifest = {"mmcrl_version": __version__, "files": {path.name: file_sha256(path) for path in files}}

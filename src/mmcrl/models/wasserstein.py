@@ -123,7 +123,7 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "dustbin_cost_start": 0.5,
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.5,
-    "freeze_fraction": 0.5,
+    "freeze_fraction": 0.75,
     "sinkhorn_iterations": 10,
 }
 _NO_DUSTBIN_COST = 1e3  # a dustbin this expensive is never used: the plan matches min(k_a, k_b) coordinates

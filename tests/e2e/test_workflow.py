@@ -64,6 +64,7 @@ def test_the_study_writes_every_output(study):
         "Per-latent recovery": ["reports/figures/tiny/latents.png"],
         "Structure recovery": ["reports/figures/tiny/patterns.png"],
         "Comparison": ["reports/figures/tiny/comparison.png"],
+        "Per-factor scores": ["reports/figures/tiny/factors.png"],
     }
     assert categories["Comparison"] == {"Other": ["reports/tables/comparison.md"]}
     assert sorted(categories["All runs"]["Other"]) == ["reports/tables/latents.csv", "reports/tables/runs.csv"]

@@ -94,7 +94,7 @@ def _fake_study(root: Path, experiment: str, datasets: list[str]) -> tuple[Path,
 
 
 def _assert_figures(written: list[Path], out_dir: Path, formats: list[str]) -> None:
-    expected = [out_dir / f"{name}.{fmt}" for name in ("mcc", "latents", "patterns") for fmt in formats]
+    expected = [out_dir / f"{name}.{fmt}" for name in ("mcc", "latents", "patterns", "comparison") for fmt in formats]
     assert written == expected
     for path in expected:
         data = path.read_bytes()

@@ -72,8 +72,8 @@ def markdown_table(summary: pd.DataFrame, metrics: list[str]) -> str:
 
 
 def write_tables(paths: list[str | Path], out_dir: str | Path, metrics_json: str | Path) -> None:
-    """Write ``runs.csv``, ``latents.csv``, per experiment ``<exp>.csv`` and ``<exp>.md``, the DVC metrics file,
-    ``factors.csv`` and ``downstream.csv`` / ``.md``."""
+    """Write ``runs.csv``, ``latents.csv``, per experiment ``<exp>.csv`` and ``<exp>.md``, the comparison table
+    (``comparison.md``, ``.tex``), the DVC metrics file, ``factors.csv`` and ``downstream.csv`` / ``.md``."""
     out_dir = Path(out_dir)
     runs, latents = collect(paths)
     _write_csv(runs, out_dir / "runs.csv")
@@ -83,6 +83,7 @@ def write_tables(paths: list[str | Path], out_dir: str | Path, metrics_json: str
         _write_csv(table, out_dir / f"{experiment}.csv")
         text = f"# {experiment}: mean ± std over seeds\n\n" + markdown_table(table, SUMMARY_METRICS[:-1])
         atomic_write(out_dir / f"{experiment}.md", lambda stream, text=text: stream.write(text.encode()))
+    write_comparison(runs, out_dir)
     write_json(metrics_json, _dvc_metrics(summary))
     write_factor_and_downstream_tables(runs, latents, out_dir)
 
@@ -101,6 +102,103 @@ def _dvc_metrics(summary: pd.DataFrame) -> dict[str, Any]:
 def _write_csv(table: pd.DataFrame, path: Path) -> None:
     text = table.to_csv(index=False, float_format="%.6g", na_rep="")
     atomic_write(path, lambda stream: stream.write(text.encode()))
+
+
+# (column of runs.csv, Markdown header, LaTeX header) of the comparison table, in column order.
+COMPARISON_METRICS = (
+    ("mcc_identifiable", "MCC id.", r"MCC$_\mathrm{id}$"),
+    ("r2_kernel", "R² kernel", r"$R^2_\mathrm{kernel}$"),
+    ("structure_f1", "structure F1", r"F1$_\mathrm{struct}$"),
+)
+
+
+def comparison_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, dataset): ``told``, ``told_pattern``, ``n_seeds``, and ``<metric>_mean/_std`` over seeds
+    of each COMPARISON_METRICS column, plus ``<metric>_best``: the highest mean of a method not told the pattern.
+
+    A (dataset, method, seed) that several experiments ran counts once, from the first experiment by name.
+    """
+    unique = runs.sort_values(RUN_KEYS).drop_duplicates(["dataset", "method", "seed"])
+    grouped = unique.groupby(["method", "dataset"], sort=True)
+    metrics = [metric for metric, _, _ in COMPARISON_METRICS]
+    cells = grouped[metrics].agg(["mean", "std"])
+    cells.columns = [f"{metric}_{stat}" for metric, stat in cells.columns]
+    cells = cells.reset_index()
+    cells.insert(2, "n_seeds", grouped.size().to_numpy())
+    cells.insert(2, "told_pattern", grouped["told_pattern"].any().to_numpy())
+    cells.insert(2, "told", grouped["told"].first().to_numpy())
+    for metric in metrics:
+        competitors = cells[~cells["told_pattern"]]
+        best = competitors.groupby("dataset")[f"{metric}_mean"].transform("max")
+        cells[f"{metric}_best"] = False
+        cells.loc[competitors.index, f"{metric}_best"] = competitors[f"{metric}_mean"].eq(best) & best.notna()
+    return cells
+
+
+def _comparison_grid(cells: pd.DataFrame, bold: str, plus_minus: str, missing: str) -> tuple[list, list[list[str]]]:
+    """(datasets, rows): a row per method (competitors by name, then methods told the pattern), its ``told`` and one
+    ``mean ± std`` cell per dataset × metric, the best competitor's wrapped in ``bold`` (a format string)."""
+    datasets = sorted(cells["dataset"].unique())
+    methods = cells.drop_duplicates("method").sort_values(["told_pattern", "method"])
+    rows = []
+    for _, method in methods.iterrows():
+        row = [method["method"], method["told"]]
+        for dataset in datasets:
+            match = cells[(cells["method"] == method["method"]) & (cells["dataset"] == dataset)]
+            for metric, _, _ in COMPARISON_METRICS:
+                if match.empty or pd.isna(match[f"{metric}_mean"].iloc[0]):
+                    row.append(missing)
+                    continue
+                mean, std = match[f"{metric}_mean"].iloc[0], match[f"{metric}_std"].iloc[0]
+                text = f"{mean:.2f}{plus_minus}{0.0 if pd.isna(std) else std:.2f}"
+                row.append(bold.format(text) if match[f"{metric}_best"].iloc[0] else text)
+        rows.append(row)
+    return datasets, rows
+
+
+def comparison_markdown(cells: pd.DataFrame) -> str:
+    """The comparison as a Markdown table: methods × (dataset × metric), best competitor in bold."""
+    datasets, rows = _comparison_grid(cells, "**{}**", " ± ", "–")
+    header = ["method", "told"] + [f"{dataset}: {name}" for dataset in datasets for _, name, _ in COMPARISON_METRICS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_latex(cells: pd.DataFrame) -> str:
+    """The comparison as a LaTeX ``tabular`` (booktabs): a column group per dataset, best competitor in bold."""
+    datasets, rows = _comparison_grid(cells, r"\textbf{{{}}}", r" $\pm$ ", "--")
+    n = len(COMPARISON_METRICS)
+    groups = " & ".join(rf"\multicolumn{{{n}}}{{c}}{{{_latex_escape(dataset)}}}" for dataset in datasets)
+    rules = " ".join(rf"\cmidrule(lr){{{3 + n * i}-{2 + n * (i + 1)}}}" for i in range(len(datasets)))
+    names = " & ".join(latex for _ in datasets for _, _, latex in COMPARISON_METRICS)
+    lines = [
+        r"\begin{tabular}{ll" + "c" * n * len(datasets) + "}",
+        r"\toprule",
+        rf" & & {groups} \\",
+        rules,
+        rf"method & told & {names} \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join([_latex_escape(row[0]), _latex_escape(row[1]), *row[2:]]) + r" \\" for row in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+
+def write_comparison(runs: pd.DataFrame, out_dir: str | Path) -> None:
+    """Write ``comparison.md`` and ``comparison.tex``: every method on every dataset, mean ± std over seeds."""
+    cells = comparison_cells(runs)
+    caption = (
+        "# Comparison: mean ± std over seeds (best method not told the pattern in bold)\n\n"
+        + comparison_markdown(cells)
+    )
+    atomic_write(Path(out_dir) / "comparison.md", lambda stream: stream.write(caption.encode()))
+    latex = comparison_latex(cells)
+    atomic_write(Path(out_dir) / "comparison.tex", lambda stream: stream.write(latex.encode()))
 
 
 # ---------------------------------------------------------------- per-factor scores and the downstream probe

@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from mmcrl import metrics
 from mmcrl.data.synthetic import Dataset
 from mmcrl.downstream import downstream_scores
-from mmcrl.methods.base import ContrastiveMethod
+from mmcrl.methods.base import Method
 from mmcrl.train import encode
 
 CLASSES = ("identifiable", "block", "private")
@@ -191,7 +191,7 @@ def evaluate(
 
 def evaluate_model(
     dataset: Dataset,
-    model: ContrastiveMethod,
+    model: Method,
     record: dict[str, Any],
     structure: dict[str, Any],
     evaluation: dict[str, Any],

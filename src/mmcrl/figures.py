@@ -73,7 +73,8 @@ def write_figures(
     figure_config: dict[str, Any],
     out_dir: str | Path,
 ) -> list[Path]:
-    """Write ``mcc``, ``latents`` and ``patterns`` of ``experiment`` in every format of ``figure_config``.
+    """Write ``mcc``, ``latents``, ``patterns`` and ``comparison`` of ``experiment`` in every format of
+    ``figure_config``.
 
     ``figure_config`` holds ``formats`` (e.g. ``["png", "pdf"]``), ``dpi`` and the seaborn ``context``. Returns the
     written paths, figure by figure in that order, each in the configured format order.
@@ -91,6 +92,7 @@ def write_figures(
             ("mcc", _scores_figure(experiment, runs, style)),
             ("latents", _latents_figure(experiment, latents, style)),
             ("patterns", _patterns_figure(experiment, records, style)),
+            ("comparison", _comparison_figure(experiment, runs, style)),
         ):
             written += _save(figure, Path(out_dir), name, figure_config)
     return written
@@ -343,6 +345,43 @@ def _annotate(ax: Axes, texts: np.ndarray, colours: np.ndarray, size: str = "med
     for (i, j), text in np.ndenumerate(texts):
         if text:
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", color=colours[i, j], size=size, weight="bold")
+
+
+# ---------------------------------------------------------------- comparison: the comparison table as a figure
+
+# (column of runs.csv, panel title, y-axis label): the columns of reports/tables/comparison.md, in order.
+COMPARISON_PANELS = (
+    ("mcc_identifiable", "identifiable latents", "MCC"),
+    ("r2_kernel", "all latents", "kernel R²"),
+    ("structure_f1", "recovered structure", "F1"),
+)
+
+
+def _comparison_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) -> Figure:
+    """The comparison table drawn: one panel per COMPARISON_PANELS metric, bars = mean over seeds, dots = seeds,
+    methods told the pattern grey and hatched."""
+    datasets = sorted(runs["dataset"].unique())
+    figure = _new_figure(max(10.0, 2.5 + 0.45 * len(datasets) * len(style.order) * len(COMPARISON_PANELS)), 3.8)
+    for ax, (metric, title, ylabel) in zip(figure.subplots(1, len(COMPARISON_PANELS)), COMPARISON_PANELS, strict=True):
+        ax.set_title(title)
+        values = runs[["dataset", "method", metric]].dropna() if metric in runs else pd.DataFrame()
+        if values.empty:
+            _empty_panel(ax, "not measured")
+            continue
+        _score_panel(ax, values, metric, datasets, style)
+        ax.set_ylabel(ylabel)
+    handles = [
+        Patch(
+            facecolor=style.colours[m],
+            hatch=_TOLD_HATCH if style.told[m] else None,
+            edgecolor="0.3",
+            label=style.label(m),
+        )
+        for m in style.order
+    ]
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
+    figure.suptitle(f"{experiment}: every method on every dataset (bars: mean over seeds, dots: seeds)")
+    return figure
 
 
 # ---------------------------------------------------------------- factors: per-factor R² / accuracy per method

@@ -21,7 +21,7 @@ import torch
 from mmcrl.data.synthetic import Dataset
 from mmcrl.io import atomic_write
 from mmcrl.methods import MethodContext, build_method
-from mmcrl.methods.base import ContrastiveMethod
+from mmcrl.methods.base import Method
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ def fit(
     seed: int,
     run_name: str,
     progress_path: str | Path | None = None,
-) -> tuple[ContrastiveMethod, dict[str, Any]]:
-    """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run.
+) -> tuple[Method, dict[str, Any]]:
+    """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run. A method
+    that is not ``trainable`` is fitted by its ``fit_data`` on the whole training split instead of the Adam loop.
 
     With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses) is written there
     atomically every ``training.checkpoint_every`` steps, and a run started again resumes from it when it belongs to
@@ -86,6 +87,11 @@ def fit(
         torch.set_num_threads(training["threads"])
     model = build_method(method, method_context(dataset, training), params).to(device)
     _, observations = dataset.split("train")
+    if not model.trainable:
+        start = time.perf_counter()
+        model.fit_data(observations, seed)
+        seconds = time.perf_counter() - start
+        return model.cpu(), _record(run_name, method, params, training, seed, device, seconds, [])
     tensors = [torch.from_numpy(x).to(device) for x in observations]
     n_samples = tensors[0].shape[0]
     optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
@@ -125,18 +131,32 @@ def fit(
                 "seconds": earlier_seconds + time.perf_counter() - start,
             }
             atomic_write(progress_path, lambda stream, progress=progress: torch.save(progress, stream))
-    record = {
+    seconds = earlier_seconds + time.perf_counter() - start
+    return model.cpu(), _record(run_name, method, params, training, seed, device, seconds, losses)
+
+
+def _record(
+    run_name: str,
+    method: str,
+    params: dict[str, Any],
+    training: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    seconds: float,
+    losses: list[float],
+) -> dict[str, Any]:
+    """The record of a run saved with its checkpoint (no loss for a method fitted without gradient training)."""
+    return {
         "run": run_name,
         "method": method,
         "params": params,
         "training": training,
         "seed": seed,
         "device": str(device),
-        "train_seconds": earlier_seconds + time.perf_counter() - start,
-        "final_loss": float(np.mean(losses[-50:])),
+        "train_seconds": seconds,
+        "final_loss": float(np.mean(losses[-50:])) if losses else None,
         "loss_curve": losses[:: max(1, len(losses) // 200)],
     }
-    return model.cpu(), record
 
 
 def _budget(training: dict[str, Any]) -> dict[str, Any]:
@@ -159,13 +179,13 @@ def _read_progress(path: str | Path, identity: str) -> dict[str, Any] | None:
     return saved
 
 
-def save_checkpoint(path: str | Path, model: ContrastiveMethod, record: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | Path, model: Method, record: dict[str, Any]) -> Path:
     """Write the model's state, its context and the run record atomically."""
     payload = {"record": record, "context": model.context.__dict__, "state_dict": model.state_dict()}
     return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
-def load_checkpoint(path: str | Path) -> tuple[ContrastiveMethod, dict[str, Any]]:
+def load_checkpoint(path: str | Path) -> tuple[Method, dict[str, Any]]:
     """Rebuild a trained model from :func:`save_checkpoint`'s file; a bad file raises ``ValueError`` naming it."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
@@ -180,7 +200,7 @@ def load_checkpoint(path: str | Path) -> tuple[ContrastiveMethod, dict[str, Any]
 
 
 @torch.no_grad()
-def encode(model: ContrastiveMethod, observations: list[np.ndarray]) -> list[np.ndarray]:
+def encode(model: Method, observations: list[np.ndarray]) -> list[np.ndarray]:
     """Encodings [f_m(x_m)] of whole arrays, as float64 numpy arrays."""
     tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in observations]
     return [h.double().numpy() for h in model(tensors)]

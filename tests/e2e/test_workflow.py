@@ -43,9 +43,12 @@ def test_the_study_writes_every_output(study):
     assert set(REQUIRED_COLUMNS) <= set(runs.columns)
     assert len(runs) == 4 and set(runs["method"]) == {"oracle", "mcl"}
     assert runs["mcc"].between(0, 1).all()
-    for name in ("tiny.csv", "tiny.md", "latents.csv", "factors.csv", "downstream.csv", "downstream.md"):
+    for name in (
+        *("tiny.csv", "tiny.md", "latents.csv", "comparison.md", "comparison.tex"),
+        *("factors.csv", "downstream.csv", "downstream.md"),
+    ):
         assert (study / "reports/tables" / name).stat().st_size > 100
-    for name in ("mcc", "latents", "patterns", "factors"):
+    for name in ("mcc", "latents", "patterns", "comparison", "factors"):
         for fmt in ("png", "pdf"):
             assert (study / f"reports/figures/tiny/{name}.{fmt}").stat().st_size > 5_000
     assert (study / "reports/metrics.json").exists()
@@ -60,7 +63,10 @@ def test_the_study_writes_every_output(study):
         "Identifiability": ["reports/figures/tiny/mcc.png"],
         "Per-latent recovery": ["reports/figures/tiny/latents.png"],
         "Structure recovery": ["reports/figures/tiny/patterns.png"],
+        "Comparison": ["reports/figures/tiny/comparison.png"],
+        "Per-factor scores": ["reports/figures/tiny/factors.png"],
     }
+    assert categories["Comparison"] == {"Other": ["reports/tables/comparison.md"]}
     assert sorted(categories["All runs"]["Other"]) == ["reports/tables/latents.csv", "reports/tables/runs.csv"]
     assert (study / "logs/train/tiny/chain3/oracle/seed0.log").read_text().count("step") >= 1
 

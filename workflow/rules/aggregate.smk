@@ -27,6 +27,13 @@ rule aggregate:
             for experiment in config["experiments"]
         ],
         markdown=[f"reports/tables/{experiment}.md" for experiment in config["experiments"]],
+        comparison=report(
+            "reports/tables/comparison.md",
+            caption="../report/comparison_table.rst",
+            category="Comparison",
+            labels={"table": "every method on every dataset"},
+        ),
+        comparison_latex="reports/tables/comparison.tex",
         metrics="reports/metrics.json",
         factors="reports/tables/factors.csv",
         downstream=report(

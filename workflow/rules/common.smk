@@ -54,7 +54,7 @@ def all_metrics_files():
     return [path for experiment in config["experiments"] for path in metrics_files(experiment)]
 
 
-FIGURES = ("mcc", "latents", "patterns")
+FIGURES = ("mcc", "latents", "patterns", "comparison")
 
 
 def figure_files(experiment):
@@ -82,6 +82,7 @@ def sample_grid_files():
 
 
 TABLES = ["reports/tables/runs.csv", "reports/tables/latents.csv", "reports/metrics.json"]
+TABLES += ["reports/tables/comparison.md", "reports/tables/comparison.tex"]
 TABLES += [f"reports/tables/{name}" for name in ("factors.csv", "downstream.csv", "downstream.md")]
 TABLES += [f"reports/tables/{experiment}.{ext}" for experiment in config["experiments"] for ext in ("csv", "md")]
 

@@ -18,8 +18,9 @@ from mmcrl.models.wasserstein import standardised
 @dataclass(frozen=True)
 class MethodContext:
     """What a method is given: observed dimensions d_m, learned dimensions k_m, each modality's encoder kind (a key
-    of :data:`mmcrl.models.encoders.ENCODERS`; None: all ``mlp``), and, only for methods that declare
-    ``told_pattern``, the true sharing pattern."""
+    of :data:`mmcrl.models.encoders.ENCODERS`; None: all ``mlp``), only for methods that declare ``told_pattern``
+    the true sharing pattern, and only for methods that declare ``told_content_sizes`` the content sizes
+    |∩_{m ∈ T} S_m| of every subset T of ≥ 2 modalities that share a latent (:func:`content_sizes`)."""
 
     observed_dims: list[int]
     latent_dims: list[int]
@@ -28,13 +29,62 @@ class MethodContext:
     tau: float
     sharing_pattern: np.ndarray | None = None
     encoder_kinds: list[str] | None = None
+    content_sizes: dict[tuple[int, ...], int] | None = None
 
     def encoder_kind(self, m: int) -> str:
         """The encoder kind of modality m."""
         return "mlp" if self.encoder_kinds is None else self.encoder_kinds[m]
 
 
-class ContrastiveMethod(nn.Module):
+def content_sizes(sharing_pattern: np.ndarray) -> dict[tuple[int, ...], int]:
+    """|∩_{m ∈ T} S_m| for every subset T of ≥ 2 modalities (sorted tuple) whose intersection is non-empty."""
+    pattern = np.asarray(sharing_pattern, dtype=bool)
+    sizes = {}
+    for size in range(2, pattern.shape[0] + 1):
+        for subset in itertools.combinations(range(pattern.shape[0]), size):
+            common = int(pattern[list(subset)].all(axis=0).sum())
+            if common:
+                sizes[subset] = common
+    return sizes
+
+
+class Method(nn.Module):
+    """The contract of every method: built from a :class:`MethodContext` and its options (an unknown option is an
+    error), ``forward(observations)`` → per-modality encodings [h_m ∈ R^{B × k_m}] (what recovery and evaluation
+    use), and either ``training_loss(observations, progress)``, which the trainer minimises with Adam
+    (``trainable``), or ``fit_data(observations, seed)``, which fits the method in one call (not ``trainable``).
+    ``told`` says in words what the method is given beyond k_m; ``told_pattern`` / ``told_content_sizes`` make
+    :func:`mmcrl.methods.build_method` pass the true pattern / the subsets' content sizes."""
+
+    told: ClassVar[str] = "nothing"
+    told_pattern: ClassVar[bool] = False
+    told_content_sizes: ClassVar[bool] = False
+    trainable: ClassVar[bool] = True
+    option_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
+        super().__init__()
+        unused = sorted(set(params) - set(self.option_names))
+        if unused:
+            used = ", ".join(self.option_names) or "none"
+            raise ValueError(f"{type(self).__name__} does not use option(s) {', '.join(unused)}; it uses {used}")
+        if self.told_pattern and context.sharing_pattern is None:
+            raise ValueError(f"{type(self).__name__} needs the true sharing pattern")
+        if self.told_content_sizes and context.content_sizes is None:
+            raise ValueError(f"{type(self).__name__} needs the content sizes of the subsets of modalities")
+        self.context = context
+
+    def training_loss(self, observations: list[torch.Tensor], progress: float) -> torch.Tensor:
+        """The objective the trainer minimises on one batch of observations; ``progress`` ∈ [0, 1) is the fraction
+        of training done."""
+        raise NotImplementedError
+
+    def fit_data(self, observations: list[np.ndarray], seed: int) -> None:
+        """Fit a method that is not ``trainable`` on the whole training split [x_m] in one call."""
+        raise NotImplementedError
+
+
+class ContrastiveMethod(Method):
     """One encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities, plus an
     optional per-modality uniformity term:
 
@@ -46,21 +96,12 @@ class ContrastiveMethod(nn.Module):
     Subclasses say what the correspondence W_ab is (:meth:`correspondences`) and what they are told (``told``).
     """
 
-    told: ClassVar[str] = "nothing"
-    told_pattern: ClassVar[bool] = False
     option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight", "uniformity_standardised")
     default_uniformity_weight: ClassVar[float] = 0.0
     default_uniformity_standardised: ClassVar[bool] = False
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
-        super().__init__()
-        unused = sorted(set(params) - set(self.option_names))
-        if unused:
-            used = ", ".join(self.option_names)
-            raise ValueError(f"{type(self).__name__} does not use option(s) {', '.join(unused)}; it uses {used}")
-        if self.told_pattern and context.sharing_pattern is None:
-            raise ValueError(f"{type(self).__name__} needs the true sharing pattern")
-        self.context = context
+        super().__init__(context, params)
         self.tau = float(params.get("tau", context.tau))
         self.uniformity_weight = float(params.get("uniformity_weight", self.default_uniformity_weight))
         self.uniformity_standardised = bool(params.get("uniformity_standardised", self.default_uniformity_standardised))
@@ -81,17 +122,19 @@ class ContrastiveMethod(nn.Module):
         raise NotImplementedError
 
     def training_loss(self, observations: list[torch.Tensor], progress: float) -> torch.Tensor:
-        """The objective the trainer minimises on one batch of observations; ``progress`` ∈ [0, 1) is the fraction
-        of training done. Methods whose loss needs more than the encodings (e.g. a decoder) override this."""
         return self.loss(self(observations), progress)
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
-        """The contrastive objective on one batch's encodings."""
-        total = pairwise_alignment(encodings, self.pairs, self.correspondences(encodings, progress), self.tau)
+        """The contrastive objective on one batch's encodings: alignment + λ Σ_m U(f_m(x_m))."""
+        total = self.alignment(encodings, progress)
         if self.uniformity_weight > 0:
             spread = [standardised(u) if self.uniformity_standardised else u for u in encodings]
             total = total + self.uniformity_weight * sum(uniformity(u) for u in spread)
         return total
+
+    def alignment(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
+        """Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) with the correspondences of :meth:`correspondences`."""
+        return pairwise_alignment(encodings, self.pairs, self.correspondences(encodings, progress), self.tau)
 
 
 class FixedCorrespondenceMethod(ContrastiveMethod):

@@ -1,0 +1,73 @@
+"""Training-step time of every trainable method on one dataset's shapes, side by side in one process.
+
+Each method's ``training_loss`` + backward + Adam step on random inputs shaped like the dataset (d_m, k_m = |S_m|),
+one CPU thread; methods are interleaved over ``--rounds`` so that a change in machine load hits them alike.
+Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 40] [--rounds 2] [--batch-size 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from mmcrl.config import load_config
+from mmcrl.data.synthetic import SyntheticSpec
+from mmcrl.methods import REGISTRY, MethodContext, build_method
+
+
+def step_time(model: torch.nn.Module, batch: list[torch.Tensor], steps: int) -> float:
+    """Mean seconds per optimiser step (after 5 warm-up steps)."""
+    optimizer = torch.optim.Adam(model.parameters())
+    for step in range(steps + 5):
+        if step == 5:
+            start = time.perf_counter()
+        loss = model.training_loss(batch, 0.1)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss.item()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--dataset", default="chain3")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    config = load_config(args.config)
+    spec = SyntheticSpec.from_config(args.dataset, config["datasets"][args.dataset])
+    pattern = np.asarray(spec.sharing_pattern())
+    training = config["training"]
+    context = MethodContext(
+        spec.observed_dimensions(),
+        pattern.sum(axis=1).tolist(),
+        training["width"],
+        training["depth"],
+        training["tau"],
+        pattern,
+    )
+    batch = [torch.randn(args.batch_size, d) for d in context.observed_dims]
+    names = [name for name, cls in REGISTRY.items() if cls.trainable]
+    models = {name: build_method(name, context, {}) for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            times[name].append(step_time(models[name], batch, args.steps))
+    reference = min(times["mcl"])
+    print(f"{args.dataset}, batch {args.batch_size}, {args.steps} steps × {args.rounds} rounds, 1 CPU thread")
+    print(f"{'method':<10} {'ms/step':>8} {'× mcl':>6}")
+    for name in names:
+        best = min(times[name])
+        print(f"{name:<10} {best * 1e3:>8.1f} {best / reference:>6.2f}")
+
+
+if __name__ == "__main__":
+    main()

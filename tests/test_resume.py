@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from mmcrl.config import dataset_spec
@@ -38,6 +39,8 @@ def train(data: Path, out: Path) -> subprocess.Popen:
         str(data),
         "--out",
         str(out),
+        "--encodings",
+        str(out.with_name("encodings.npz")),
     ]
     return subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 
@@ -56,6 +59,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
     assert progress.exists() and not (tmp_path / "b" / "model.pt").exists()
+    assert not (tmp_path / "b" / "encodings.npz").exists()
 
     resumed = train(tmp_path / "data", tmp_path / "b" / "model.pt")
     assert resumed.wait(timeout=300) == 0
@@ -66,3 +70,9 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     for name, value in first["state_dict"].items():
         torch.testing.assert_close(second["state_dict"][name], value, rtol=0, atol=0, msg=name)
     assert second["record"]["final_loss"] == first["record"]["final_loss"]
+    assert (tmp_path / "a" / "encodings.npz").read_bytes() != b""
+    a_arrays = np.load(tmp_path / "a" / "encodings.npz")
+    b_arrays = np.load(tmp_path / "b" / "encodings.npz")
+    for name in a_arrays.files:
+        if name != "info":  # info holds the training time
+            np.testing.assert_array_equal(a_arrays[name], b_arrays[name], err_msg=name)

@@ -44,7 +44,8 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from mmcrl.data.synthetic import load_dataset
-    from mmcrl.train import fit, save_checkpoint
+    from mmcrl.encodings import HELD_OUT, write_encodings
+    from mmcrl.train import encode, fit, save_checkpoint
 
     config = _config(args.config)
     entry = _entry(config, "methods", args.method)
@@ -55,32 +56,33 @@ def cmd_train(args: argparse.Namespace) -> None:
     training = experiment_training(config, args.experiment)
     model, record = fit(dataset, entry["method"], entry["params"], training, seed, run, progress)
     save_checkpoint(args.out, model, record | {"method_name": args.method})
+    info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
+    held_out = {split: encode(model, dataset.split(split)[1]) for split in HELD_OUT}
+    write_encodings(args.encodings, held_out, info)
     progress.unlink(missing_ok=True)
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
 
 
 def cmd_recover(args: argparse.Namespace) -> None:
-    from mmcrl.data.synthetic import load_dataset
+    from mmcrl.encodings import read_encodings
     from mmcrl.recover import recover_structure
-    from mmcrl.train import encode, load_checkpoint
 
     config = _config(args.config)
-    model, _ = load_checkpoint(args.model)
-    _, observations = load_dataset(args.data).split("val")
-    structure = recover_structure(encode(model, observations), config["recover"]["min_correlation"])
+    encodings, _ = read_encodings(args.encodings)
+    structure = recover_structure(encodings["val"], config["recover"]["min_correlation"])
     write_json(args.out, structure)
     log.info("recovered %d latents, %d conflicts", structure["n_recovered_latents"], len(structure["conflicts"]))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmcrl.data.synthetic import load_dataset
-    from mmcrl.evaluate import evaluate_model
+    from mmcrl.encodings import read_encodings
+    from mmcrl.evaluate import evaluate_run
     from mmcrl.io import read_json
-    from mmcrl.train import load_checkpoint
 
     evaluation = _config(args.config)["evaluation"]
-    model, record = load_checkpoint(args.model)
-    result = evaluate_model(load_dataset(args.data), model, record, read_json(args.structure), evaluation)
+    encodings, info = read_encodings(args.encodings)
+    result = evaluate_run(load_dataset(args.data), encodings, info, read_json(args.structure), evaluation)
     identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": args.seed}
     write_json(args.out, identity | result)
     log.info("%s", json.dumps(result["summary"]))
@@ -136,17 +138,17 @@ def _parser() -> argparse.ArgumentParser:
     run_identity(sub)
     sub.add_argument("--data", required=True, help="dataset directory")
     sub.add_argument("--out", required=True, help="checkpoint path (model.pt)")
+    sub.add_argument("--encodings", required=True, help="path of the held-out encodings (encodings.npz)")
 
     sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings")
     sub.add_argument("--config", required=True)
-    sub.add_argument("--model", required=True)
-    sub.add_argument("--data", required=True)
+    sub.add_argument("--encodings", required=True, help="encodings.npz written by mmcrl train")
     sub.add_argument("--out", required=True, help="structure.json path")
 
-    sub = stage("evaluate", cmd_evaluate, "score a trained model against the ground truth")
+    sub = stage("evaluate", cmd_evaluate, "score a trained model's encodings against the ground truth")
     sub.add_argument("--config", required=True)
     run_identity(sub)
-    sub.add_argument("--model", required=True)
+    sub.add_argument("--encodings", required=True, help="encodings.npz written by mmcrl train")
     sub.add_argument("--structure", required=True)
     sub.add_argument("--data", required=True)
     sub.add_argument("--out", required=True, help="metrics.json path")

@@ -1,4 +1,4 @@
-"""Evaluation: encode the test split and score identifiability, information, structure and causal discovery.
+"""Evaluation: score a run's held-out encodings for identifiability, information, structure and causal discovery.
 
 Per modality m, the k_m learned coordinates h_m are matched to the true latents z_{S_m} it sees by the Hungarian
 algorithm on |corr| (Pearson and, separately, Spearman). A latent's score is the mean of its matched correlation over
@@ -24,8 +24,6 @@ from scipy.stats import rankdata
 from mmcrl import metrics
 from mmcrl.data.synthetic import Dataset
 from mmcrl.downstream import downstream_scores
-from mmcrl.methods.base import Method
-from mmcrl.train import encode
 
 CLASSES = ("identifiable", "block", "private")
 
@@ -189,22 +187,23 @@ def evaluate(
     return {"summary": summary, "latents": latents}
 
 
-def evaluate_model(
+def evaluate_run(
     dataset: Dataset,
-    model: Method,
-    record: dict[str, Any],
+    encodings: dict[str, list[np.ndarray]],
+    info: dict[str, Any],
     structure: dict[str, Any],
     evaluation: dict[str, Any],
 ) -> dict[str, Any]:
-    """:func:`evaluate` on the model's encodings of the validation and test splits, plus what the method was told,
-    its training time and the true and recovered patterns (the record ``metrics.json`` holds)."""
-    val = encode(model, dataset.split("val")[1])
-    test = encode(model, dataset.split("test")[1])
-    result = evaluate(dataset, val, test, structure, evaluation["kernel_max_fit"], evaluation["pc_alpha"])
-    result["summary"]["train_seconds"] = record["train_seconds"]
+    """:func:`evaluate` on a run's encodings of the validation and test splits, plus what the method was told, its
+    training time (``info``, from :mod:`mmcrl.encodings`) and the true and recovered patterns (what
+    ``metrics.json`` holds)."""
+    result = evaluate(
+        dataset, encodings["val"], encodings["test"], structure, evaluation["kernel_max_fit"], evaluation["pc_alpha"]
+    )
+    result["summary"]["train_seconds"] = info["train_seconds"]
     return {
-        "told": type(model).told,
-        "told_pattern": type(model).told_pattern,
+        "told": info["told"],
+        "told_pattern": info["told_pattern"],
         **result,
         "patterns": {"true": dataset.ground_truth["sharing_pattern"], "recovered": structure["recovered_pattern"]},
     }

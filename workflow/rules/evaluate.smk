@@ -1,10 +1,10 @@
 rule evaluate:
     """Score one trained model on the test split: MCC, R², structure recovery, SHD."""
     input:
-        model="results/{experiment}/{dataset}/{method}/seed{seed}/model.pt",
+        encodings="results/{experiment}/{dataset}/{method}/seed{seed}/encodings.npz",
         structure="results/{experiment}/{dataset}/{method}/seed{seed}/structure.json",
         data=lambda w: f"{dataset_dir(w.dataset, w.seed)}/manifest.json",
-        code=code("evaluate.py", "metrics.py"),
+        code=code("evaluate.py", "encodings.py", "metrics.py", "downstream.py"),
     output:
         metrics="results/{experiment}/{dataset}/{method}/seed{seed}/metrics.json",
     params:
@@ -14,5 +14,5 @@ rule evaluate:
         "logs/evaluate/{experiment}/{dataset}/{method}/seed{seed}.log",
     shell:
         "mmcrl evaluate --config {params.config:q} --experiment {wildcards.experiment} --dataset {wildcards.dataset}"
-        " --method {wildcards.method} --seed {wildcards.seed} --model {input.model} --structure {input.structure}"
+        " --method {wildcards.method} --seed {wildcards.seed} --encodings {input.encodings} --structure {input.structure}"
         " --data {params.data} --out {output.metrics} 2> {log}"

@@ -21,12 +21,14 @@ TRAIN_GPUS = int(training_uses_cuda())
 
 
 rule train:
-    """Fit one method on one dataset replicate with one seed (CUDA when present, CPU otherwise)."""
+    """Fit one method on one dataset replicate with one seed (CUDA when present, CPU otherwise); save the model and
+    its encodings of the held-out splits."""
     input:
         data=lambda w: f"{dataset_dir(w.dataset, w.seed)}/manifest.json",
         code=code("train.py", "methods/*.py", "models/*.py"),
     output:
         model="results/{experiment}/{dataset}/{method}/seed{seed}/model.pt",
+        encodings="results/{experiment}/{dataset}/{method}/seed{seed}/encodings.npz",
     params:
         config=lambda w: config_slice(
             training=experiment_training(config, w.experiment), methods={w.method: config["methods"][w.method]}
@@ -39,4 +41,5 @@ rule train:
         "logs/train/{experiment}/{dataset}/{method}/seed{seed}.log",
     shell:
         "mmcrl train --config {params.config:q} --experiment {wildcards.experiment} --dataset {wildcards.dataset}"
-        " --method {wildcards.method} --seed {wildcards.seed} --data {params.data} --out {output.model} 2> {log}"
+        " --method {wildcards.method} --seed {wildcards.seed} --data {params.data} --out {output.model}"
+        " --encodings {output.encodings} 2> {log}"

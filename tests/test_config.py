@@ -65,3 +65,21 @@ def test_an_experiment_overrides_training_settings_and_bad_overrides_are_named()
         validate_config(base | {"experiments": {"small": grid | {"training": {"step": 7}}}})
     with pytest.raises(ConfigError, match=r"experiments\.small\.training\.steps: 0 is less than the minimum"):
         validate_config(base | {"experiments": {"small": grid | {"training": {"steps": 0}}}})
+
+
+def test_the_full_study_config_merges_over_the_default_and_validates():
+    """``snakemake --configfile config/paper.yaml`` merges paper.yaml into config.yaml key by key (recursively)."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import update_config
+
+    root = Path(__file__).resolve().parents[1]
+    default = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    merged = copy.deepcopy(default)
+    update_config(merged, yaml.safe_load((root / "config" / "paper.yaml").read_text()))
+    config = validate_config(merged)
+    assert set(config["experiments"]) == set(default["experiments"])  # the same names: nothing of the default left
+    assert config["training"]["steps"] >= 10 * validate_config(default)["training"]["steps"]
+    assert "rand5" in config["experiments"]["comparison"]["datasets"]

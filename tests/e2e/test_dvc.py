@@ -68,6 +68,7 @@ def test_a_fresh_clone_pulls_the_outputs_and_has_nothing_to_do(repo):
         "evaluate": 2,
         "aggregate": 1,
         "figures": 1,
+        "factor_figure": 1,
         "all": 1,
     }
 
@@ -81,6 +82,7 @@ def test_dvc_exp_run_on_a_training_key_reruns_training_and_what_follows_only(rep
         "evaluate": 2,
         "aggregate": 1,
         "figures": 1,
+        "factor_figure": 1,
         "all": 1,
     }
     assert "DVC: recording" not in result.stdout + result.stderr, "the hook must leave recording to `dvc exp run`"

@@ -1,9 +1,10 @@
 """Exact partial matching with a dustbin, and recovery of a planted structure."""
 
 import numpy as np
+import pytest
 
+from mmcrl.matching import dustbin_problem, exact_partial_matching
 from mmcrl.metrics import pattern_matches
-from mmcrl.models.wasserstein import dustbin_problem, exact_partial_matching
 from mmcrl.recover import merge_matches, recover_structure
 
 
@@ -60,3 +61,23 @@ def test_union_find_refuses_two_coordinates_of_one_modality_in_one_latent():
     assert merged["latent_of_coordinate"] == [[0, 1], [0], [0]]
     assert merged["recovered_pattern"] == [[1, 1], [1, 0], [1, 0]]
     assert [c["corr"] for c in merged["conflicts"]] == [0.9, -0.85]
+
+
+def test_exact_partial_matching_equals_pots_network_simplex():
+    import ot
+
+    rng = np.random.default_rng(0)
+    for k_a, k_b, dustbin_cost in [(3, 4, 0.5), (5, 5, 0.3), (4, 2, 0.9), (6, 3, 0.1)]:
+        cost = rng.uniform(size=(k_a, k_b))
+        augmented, source, target = dustbin_problem(cost, dustbin_cost)
+        plan = ot.emd(source, target, augmented)
+        matched = exact_partial_matching(cost, dustbin_cost)
+        ours = np.zeros_like(augmented)
+        for i, j in matched:
+            ours[i, j] = 1.0
+        ours[:k_a, k_b] = 1.0 - ours[:k_a, :k_b].sum(axis=1)
+        ours[k_a, :k_b] = 1.0 - ours[:k_a, :k_b].sum(axis=0)
+        ours[k_a, k_b] = source[k_a] - ours[k_a, :k_b].sum()
+        np.testing.assert_allclose(ours.sum(axis=1), source)  # a feasible plan …
+        np.testing.assert_allclose(ours.sum(axis=0), target)
+        assert np.sum(ours * augmented) == pytest.approx(np.sum(plan * augmented))  # … of the optimal cost

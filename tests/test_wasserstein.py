@@ -5,11 +5,11 @@ import ot
 import pytest
 import torch
 
+from mmcrl.matching import dustbin_problem
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.models.wasserstein import (
     StructureModule,
     covariance_costs,
-    dustbin_problem,
     soft_partial_plans,
     sorted_marginal_distance,
     standardised,
@@ -36,7 +36,7 @@ def plan(cost, dustbin=0.2, epsilon=0.05, iterations=2000):
 def test_plan_respects_the_marginals_of_the_dustbin_problem():
     u, v = planted()
     cost = correlation_cost(u, v)
-    augmented, source, target = dustbin_problem(cost.double(), 0.2)
+    augmented, source, target = dustbin_problem(cost.double().numpy(), 0.2)
     assert augmented.shape == (4, 4) and float(source.sum()) == float(target.sum()) == 6.0
     block = plan(cost)
     assert (block.sum(dim=1) <= 1 + 1e-6).all() and (block.sum(dim=0) <= 1 + 1e-6).all()

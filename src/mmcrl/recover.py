@@ -1,7 +1,7 @@
 """Structure recovery: from held-out encodings to the recovered sharing pattern Â and a global latent index.
 
 For every pair of modalities (a, b), coordinates are matched by the exact partial OT plan on the cost
-C_ij = 1 − |corr(u_i, v_j)| with dustbin cost 1 − ρ_min (see :mod:`mmcrl.models.wasserstein`): i ↔ j can be matched
+C_ij = 1 − |corr(u_i, v_j)| with dustbin cost 1 − ρ_min (see :mod:`mmcrl.matching`): i ↔ j can be matched
 only if |corr| > ρ_min. The pairwise matches are then merged across all pairs by union-find, strongest correlation
 first; a merge that would put two coordinates of one modality into one global latent is a *conflict*: it is refused
 and reported. Each resulting component is one recovered latent; Â[m, g] = 1 iff modality m has a coordinate in g.
@@ -14,15 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mmcrl.metrics import standardise
-from mmcrl.models.wasserstein import exact_partial_matching
+from mmcrl.matching import cross_correlation, exact_partial_matching
 
 Coordinate = tuple[int, int]
-
-
-def cross_correlation(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """corr(u_i, v_j) for every column i of u and j of v (constant columns give 0)."""
-    return standardise(u).T @ standardise(v) / u.shape[0]
 
 
 def pairwise_matches(encodings: list[np.ndarray], min_correlation: float) -> list[dict[str, Any]]:

@@ -1,11 +1,9 @@
-"""Optimal transport between the latent coordinates of two modalities, with a "not shared" option.
+"""Entropic optimal transport between the latent coordinates of two modalities, with a "not shared" option.
 
-Given a k_a × k_b cost C between coordinates (e.g. C_ij = 1 − |corr(u_i, v_j)|), the partial-matching problem adds
-one dustbin row and column: sending coordinate i of a to the dustbin costs c_u / 2, and so does each coordinate j of b,
-so matching i ↔ j is preferred to leaving both unmatched iff C_ij < c_u. Marginals: 1 for each coordinate, k_b for
-the dustbin row and k_a for the dustbin column (so the dustbin can absorb every coordinate); both sides then carry
-k_a + k_b units of mass. With these integer marginals the exact (network-simplex) plan is a 0/1 partial matching; the
-entropic plan is its differentiable relaxation.
+The dustbin problem of :mod:`mmcrl.matching` (a k_a × k_b cost between coordinates plus one dustbin row and column of
+cost c_u / 2 per coordinate, marginals (1, …, 1, k_b) and (1, …, 1, k_a)) has a 0/1 partial matching as exact
+solution; its entropic plan, computed here in torch for all pairs of modalities at once, is the differentiable
+relaxation the structure module learns with.
 """
 
 from __future__ import annotations
@@ -14,30 +12,10 @@ import itertools
 from typing import Any
 
 import numpy as np
-import ot
 import torch
 from torch import nn
 
-
-def dustbin_problem(cost, dustbin_cost: float):  # noqa: ANN001, ANN201 (numpy arrays or torch tensors alike)
-    """(augmented (k_a+1) × (k_b+1) cost, source marginal, target marginal); numpy in → numpy out, torch → torch."""
-    nx = ot.backend.get_backend(cost)
-    k_a, k_b = cost.shape
-    column = nx.full((k_a, 1), dustbin_cost / 2.0, type_as=cost)
-    row = nx.concatenate([nx.full((1, k_b), dustbin_cost / 2.0, type_as=cost), nx.zeros((1, 1), type_as=cost)], axis=1)
-    augmented = nx.concatenate([nx.concatenate([cost, column], axis=1), row], axis=0)
-    source = nx.concatenate([nx.ones((k_a,), type_as=cost), nx.full((1,), float(k_b), type_as=cost)])
-    target = nx.concatenate([nx.ones((k_b,), type_as=cost), nx.full((1,), float(k_a), type_as=cost)])
-    return augmented, source, target
-
-
-def exact_partial_matching(cost: np.ndarray, dustbin_cost: float) -> list[tuple[int, int]]:
-    """Coordinate pairs (i, j) matched by the exact OT plan of the dustbin problem (each coordinate at most once)."""
-    augmented, source, target = dustbin_problem(np.asarray(cost, dtype=np.float64), dustbin_cost)
-    plan = ot.emd(source, target, augmented)
-    k_a, k_b = cost.shape
-    return [(int(i), int(j)) for i, j in zip(*np.nonzero(plan[:k_a, :k_b] > 0.5), strict=True)]
-
+from mmcrl.matching import exact_partial_matching
 
 _NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
 

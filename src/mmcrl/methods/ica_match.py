@@ -8,11 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from scipy.stats import ks_2samp, wasserstein_distance
-from sklearn.decomposition import FastICA
 
 from mmcrl.methods.base import Method, MethodContext
-from mmcrl.metrics import standardise
 from mmcrl.recover import merge_matches
 
 DEFAULTS: dict[str, Any] = {"alpha": 0.05, "max_iter": 1000}
@@ -25,6 +22,8 @@ def signed_marginal_comparison(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray
     empirical marginals), s_ij the minimising sign, and p_ij the two-sample Kolmogorov–Smirnov p-value of
     u_i vs s_ij v_j. The samples of u and v need not be paired.
     """
+    from scipy.stats import ks_2samp, wasserstein_distance  # here: slow to import, and only this method needs it
+
     distance = np.zeros((u.shape[1], v.shape[1]))
     signs = np.ones_like(distance)
     p_values = np.zeros_like(distance)
@@ -99,6 +98,8 @@ class ICAMatch(Method):
         ]
 
     def fit_data(self, observations: list[np.ndarray], seed: int) -> None:
+        from sklearn.decomposition import FastICA  # here: every train job imports the registry, only this uses it
+
         unmixing, offsets, sources = [], [], []
         for m, x in enumerate(observations):
             x = x.reshape(len(x), -1).astype(np.float64)
@@ -111,7 +112,7 @@ class ICAMatch(Method):
             components = ica.fit_transform(x)
             unmixing.append(ica.components_ / components.std(axis=0)[:, None])
             offsets.append(ica.mean_)
-            sources.append(standardise(components))
+            sources.append((components - components.mean(axis=0)) / components.std(axis=0))
         half = len(sources[0]) // 2
         matches, signs = {}, {}
         for a, b in self.pairs:

@@ -8,28 +8,12 @@ Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 40] [
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
+from step_time import seconds_per_step, shaped_context  # the benchmark beside this one (same directory)
 
 from mmcrl.config import load_config
-from mmcrl.data.synthetic import SyntheticSpec
-from mmcrl.methods import REGISTRY, MethodContext, build_method
-
-
-def step_time(model: torch.nn.Module, batch: list[torch.Tensor], steps: int) -> float:
-    """Mean seconds per optimiser step (after 5 warm-up steps)."""
-    optimizer = torch.optim.Adam(model.parameters())
-    for step in range(steps + 5):
-        if step == 5:
-            start = time.perf_counter()
-        loss = model.training_loss(batch, 0.1)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        loss.item()
-    return (time.perf_counter() - start) / steps
+from mmcrl.methods import REGISTRY, build_method
 
 
 def main() -> None:
@@ -42,25 +26,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    config = load_config(args.config)
-    spec = SyntheticSpec.from_config(args.dataset, config["datasets"][args.dataset])
-    pattern = np.asarray(spec.sharing_pattern())
-    training = config["training"]
-    context = MethodContext(
-        spec.observed_dimensions(),
-        pattern.sum(axis=1).tolist(),
-        training["width"],
-        training["depth"],
-        training["tau"],
-        pattern,
-    )
+    context = shaped_context(load_config(args.config), args.dataset)
     batch = [torch.randn(args.batch_size, d) for d in context.observed_dims]
     names = [name for name, cls in REGISTRY.items() if cls.trainable]
     models = {name: build_method(name, context, {}) for name in names}
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(args.rounds):
         for name in names:
-            times[name].append(step_time(models[name], batch, args.steps))
+            times[name].append(seconds_per_step(models[name], batch, args.steps))
     reference = min(times["mcl"])
     print(f"{args.dataset}, batch {args.batch_size}, {args.steps} steps × {args.rounds} rounds, 1 CPU thread")
     print(f"{'method':<10} {'ms/step':>8} {'× mcl':>6}")

@@ -2,8 +2,8 @@
 
 Both methods share the encoders, the InfoNCE and the uniformity term (standardised, as wcrl's); `oracle` uses a fixed
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
-plan is frozen (after half of training). The difference is the module's cost, shown while it runs (every step before
-the freeze) and averaged over a whole schedule (progress 0 → 1, so half the steps after the freeze).
+plan is frozen (after 3/4 of training). The difference is the module's cost, shown while it runs (every step before
+the freeze) and averaged over a whole schedule (progress 0 → 1, so the last quarter of the steps after the freeze).
 Usage: python benchmarks/step_time.py [--steps 60] [--batch-size 256] [--device cpu]
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,22 +21,37 @@ from mmcrl.config import load_config
 from mmcrl.data.synthetic import SyntheticSpec
 from mmcrl.methods import MethodContext, build_method
 
+WARMUP_STEPS = 10
 
-def step_time(
-    method: str, context: MethodContext, batch_size: int, steps: int, device: torch.device, whole_schedule: bool
+
+def shaped_context(config: dict[str, Any], dataset: str) -> MethodContext:
+    """The context of a synthetic dataset of the config (d_m, k_m = |S_m|, the training section's encoder size)."""
+    spec = SyntheticSpec.from_config(dataset, config["datasets"][dataset])
+    pattern = np.asarray(spec.sharing_pattern())
+    training = config["training"]
+    return MethodContext(
+        spec.observed_dimensions(),
+        pattern.sum(axis=1).tolist(),
+        training["width"],
+        training["depth"],
+        training["tau"],
+        pattern,
+    )
+
+
+def seconds_per_step(
+    model: torch.nn.Module, batch: list[torch.Tensor], steps: int, progress: Callable[[int], float] = lambda _: 0.1
 ) -> float:
-    """Mean seconds per optimiser step (after 10 warm-up steps) on random inputs, at progress 0.1 or, with
-    ``whole_schedule``, at progress step / steps."""
-    model = build_method(method, context, {"uniformity_standardised": True}).to(device)
+    """Mean seconds per optimiser step (``training_loss``, backward, Adam) after :data:`WARMUP_STEPS` warm-up steps,
+    step s at training progress ``progress(s)``."""
     optimizer = torch.optim.Adam(model.parameters())
-    batch = [torch.randn(batch_size, d, device=device) for d in context.observed_dims]
-    for step in range(steps + 10):
-        if step == 10:
-            if device.type == "cuda":
+    cuda = batch[0].device.type == "cuda"
+    for step in range(steps + WARMUP_STEPS):
+        if step == WARMUP_STEPS:
+            if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        progress = max(0, step - 10) / steps if whole_schedule else 0.1
-        loss = model.loss(model(batch), progress)
+        loss = model.training_loss(batch, progress(max(0, step - WARMUP_STEPS)))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -56,20 +73,15 @@ def main() -> None:
     columns = f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6}"
     print(f"{'dataset':<10} {columns}")
     for name, entry in config["datasets"].items():
-        spec = SyntheticSpec.from_config(name, entry)
-        pattern = spec.sharing_pattern()
-        training = config["training"]
-        context = MethodContext(
-            spec.observed_dimensions(),
-            pattern.sum(axis=1).tolist(),
-            training["width"],
-            training["depth"],
-            training["tau"],
-            np.asarray(pattern),
-        )
-        fixed = step_time("oracle", context, args.batch_size, args.steps, device, whole_schedule=False)
-        learned = step_time("wcrl", context, args.batch_size, args.steps, device, whole_schedule=False)
-        schedule = step_time("wcrl", context, args.batch_size, args.steps, device, whole_schedule=True)
+        if entry.get("kind", "synthetic") != "synthetic":
+            continue
+        context = shaped_context(config, name)
+        batch = [torch.randn(args.batch_size, d, device=device) for d in context.observed_dims]
+        options = {"uniformity_standardised": True}
+        fixed = seconds_per_step(build_method("oracle", context, options).to(device), batch, args.steps)
+        learned = seconds_per_step(build_method("wcrl", context, options).to(device), batch, args.steps)
+        whole_run = build_method("wcrl", context, options).to(device)
+        schedule = seconds_per_step(whole_run, batch, args.steps, lambda step: step / args.steps)
         print(
             f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.0%} "
             f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.0%}"

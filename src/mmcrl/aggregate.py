@@ -47,15 +47,20 @@ def collect(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each summary metric, per (experiment, dataset, method)."""
-    values = runs.assign(structure_exact=runs["structure_exact"].astype(float))
+def _mean_std_over_seeds(values: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per (experiment, dataset, method): what the method is told, the number of seeds, and ``<metric>_mean`` /
+    ``<metric>_std`` over seeds of each metric."""
     grouped = values.groupby(["experiment", "dataset", "method"], sort=True)
-    summary = grouped[SUMMARY_METRICS].agg(["mean", "std"])
+    summary = grouped[metrics].agg(["mean", "std"])
     summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
     summary.insert(0, "n_seeds", grouped.size())
     summary.insert(0, "told", grouped["told"].first())
     return summary.reset_index()
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each summary metric, per (experiment, dataset, method)."""
+    return _mean_std_over_seeds(runs.assign(structure_exact=runs["structure_exact"].astype(float)), SUMMARY_METRICS)
 
 
 def markdown_table(summary: pd.DataFrame, metrics: list[str]) -> str:
@@ -226,13 +231,7 @@ def factor_scores(latents: pd.DataFrame) -> pd.DataFrame:
 def summarise_downstream(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds of the downstream probe accuracies (and the shared-factor scores beside them)."""
     metrics = [metric for metric in DOWNSTREAM_METRICS if metric in runs]
-    values = runs.assign(**{metric: pd.to_numeric(runs[metric]) for metric in metrics})
-    grouped = values.groupby(["experiment", "dataset", "method"], sort=True)
-    summary = grouped[metrics].agg(["mean", "std"])
-    summary.columns = [f"{metric}_{stat}" for metric, stat in summary.columns]
-    summary.insert(0, "n_seeds", grouped.size())
-    summary.insert(0, "told", grouped["told"].first())
-    return summary.reset_index()
+    return _mean_std_over_seeds(runs.assign(**{metric: pd.to_numeric(runs[metric]) for metric in metrics}), metrics)
 
 
 def write_factor_and_downstream_tables(runs: pd.DataFrame, latents: pd.DataFrame, out_dir: Path) -> None:

@@ -133,6 +133,19 @@ def _save(figure: Figure, out_dir: Path, name: str, config: dict[str, Any]) -> l
 # ---------------------------------------------------------------- mcc: scores per dataset and method
 
 
+def _method_handles(style: MethodStyle) -> list[Patch]:
+    """One legend patch per method in plotting order, methods told the pattern hatched."""
+    return [
+        Patch(
+            facecolor=style.colours[m],
+            hatch=_TOLD_HATCH if style.told[m] else None,
+            edgecolor="0.3",
+            label=style.label(m),
+        )
+        for m in style.order
+    ]
+
+
 def _scores_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) -> Figure:
     """2 × 2 panels of SCORE_PANELS: bars = mean over seeds, dots = seeds; one legend below the panels."""
     datasets = sorted(runs["dataset"].unique())
@@ -145,15 +158,7 @@ def _scores_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) -> F
             continue
         _score_panel(ax, values, metric, datasets, style)
         ax.set_ylabel(ylabel)
-    handles = [
-        Patch(
-            facecolor=style.colours[m],
-            hatch=_TOLD_HATCH if style.told[m] else None,
-            edgecolor="0.3",
-            label=style.label(m),
-        )
-        for m in style.order
-    ]
+    handles = _method_handles(style)
     handles.append(Line2D([], [], ls="", marker="o", color="white", markeredgecolor="black", label="one seed"))
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False)
     figure.suptitle(f"{experiment}: mean over seeds (bars) and each seed (dots)")
@@ -370,15 +375,7 @@ def _comparison_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) 
             continue
         _score_panel(ax, values, metric, datasets, style)
         ax.set_ylabel(ylabel)
-    handles = [
-        Patch(
-            facecolor=style.colours[m],
-            hatch=_TOLD_HATCH if style.told[m] else None,
-            edgecolor="0.3",
-            label=style.label(m),
-        )
-        for m in style.order
-    ]
+    handles = _method_handles(style)
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
     figure.suptitle(f"{experiment}: every method on every dataset (bars: mean over seeds, dots: seeds)")
     return figure

@@ -18,6 +18,7 @@ from mmcrl.config import dataset_spec, load_config
 from mmcrl.data import shapes_text, synthetic
 from mmcrl.data.kinds import spec_from_config
 from mmcrl.methods import MethodContext, build_method
+from mmcrl.optim import Adam
 
 
 def context(ground_truth: dict, width: int, depth: int) -> MethodContext:
@@ -40,7 +41,7 @@ def step_time(
     """Mean wall-clock and CPU seconds per optimiser step (after 5 warm-up steps) on batches drawn from
     ``observations`` (CPU time, with one thread, is what the step costs on an idle core)."""
     model = build_method(method, context, {})
-    optimizer = torch.optim.Adam(model.parameters())
+    optimizer = Adam(model.parameters(), lr=1e-3)
     tensors = [torch.from_numpy(x) for x in observations]
     generator = torch.Generator().manual_seed(0)
     for step in range(steps + 5):

@@ -20,6 +20,7 @@ import torch
 from mmcrl.config import load_config
 from mmcrl.data.synthetic import SyntheticSpec
 from mmcrl.methods import MethodContext, build_method
+from mmcrl.optim import Adam
 
 WARMUP_STEPS = 10
 
@@ -44,7 +45,7 @@ def seconds_per_step(
 ) -> float:
     """Mean seconds per optimiser step (``training_loss``, backward, Adam) after :data:`WARMUP_STEPS` warm-up steps,
     step s at training progress ``progress(s)``."""
-    optimizer = torch.optim.Adam(model.parameters())
+    optimizer = Adam(model.parameters(), lr=1e-3)
     cuda = batch[0].device.type == "cuda"
     for step in range(steps + WARMUP_STEPS):
         if step == WARMUP_STEPS:

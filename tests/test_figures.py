@@ -85,7 +85,7 @@ def _fake_study(root: Path, experiment: str, datasets: list[str]) -> tuple[Path,
             for method in ("mcl", "oracle"):
                 for seed in (1, 0):
                     path = root / "runs" / name / dataset / method / str(seed) / "metrics.json"
-                    paths.append(write_json(path, _record(name, dataset, method, seed)))
+                    paths.append(write_json(path, [_record(name, dataset, method, seed)]))
     runs, latents = collect(paths)
     (root / "tables").mkdir()
     for name, table in (("runs", runs), ("latents", latents)):
@@ -146,7 +146,7 @@ def test_factor_figure_and_sample_grid_are_written_and_byte_stable(tmp_path: Pat
         for method in ("mcl", "oracle"):
             for seed in (0, 1):
                 path = tmp_path / "runs" / dataset / method / str(seed) / "metrics.json"
-                paths.append(write_json(path, _record("main", dataset, method, seed)))
+                paths.append(write_json(path, [_record("main", dataset, method, seed)]))
     write_tables(paths, tmp_path / "tables", tmp_path / "metrics.json")
     written = [write_factor_figure("main", tmp_path / "tables", CONFIG, tmp_path / out) for out in ("a", "b")]
     assert [path.name for path in written[0]] == ["factors.png", "factors.pdf"]

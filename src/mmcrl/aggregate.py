@@ -27,11 +27,15 @@ SUMMARY_METRICS = [
 ]
 
 
+def read_records(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """Every run record of ``metrics.json`` files (``mmcrl evaluate`` writes one record per seed into each)."""
+    return [record for path in paths for record in read_json(path)]
+
+
 def collect(paths: list[str | Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(runs, latents) tables from ``metrics.json`` files."""
     runs, latents = [], []
-    for path in paths:
-        record = read_json(path)
+    for record in read_records(paths):
         keys = {key: record[key] for key in RUN_KEYS}
         runs.append(keys | {"told": record["told"], "told_pattern": record["told_pattern"]} | record["summary"])
         for latent in record["latents"]:

@@ -63,15 +63,30 @@ def cmd_train(args: argparse.Namespace) -> None:
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
 
 
+def _per_seed(args: argparse.Namespace, *names: str) -> list[tuple]:
+    """(seed, args.<name>[k] for each name) per seed: the per-seed arguments, given in the order of ``--seed``."""
+    for name in names:
+        if len(getattr(args, name)) != len(args.seed):
+            raise ValueError(f"--{name} has {len(getattr(args, name))} paths for {len(args.seed)} seeds")
+    return list(zip(args.seed, *(getattr(args, name) for name in names), strict=True))
+
+
 def cmd_recover(args: argparse.Namespace) -> None:
     from mmcrl.encodings import read_encodings
     from mmcrl.recover import recover_structure
 
-    config = _config(args.config)
-    encodings, _ = read_encodings(args.encodings)
-    structure = recover_structure(encodings["val"], config["recover"]["min_correlation"])
-    write_json(args.out, structure)
-    log.info("recovered %d latents, %d conflicts", structure["n_recovered_latents"], len(structure["conflicts"]))
+    min_correlation = _config(args.config)["recover"]["min_correlation"]
+    structures = []
+    for seed, path in _per_seed(args, "encodings"):
+        encodings, _ = read_encodings(path)
+        structures.append({"seed": seed} | recover_structure(encodings["val"], min_correlation))
+        log.info(
+            "seed %d: recovered %d latents, %d conflicts",
+            seed,
+            structures[-1]["n_recovered_latents"],
+            len(structures[-1]["conflicts"]),
+        )
+    write_json(args.out, structures)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -81,11 +96,17 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmcrl.io import read_json
 
     evaluation = _config(args.config)["evaluation"]
-    encodings, info = read_encodings(args.encodings)
-    result = evaluate_run(load_dataset(args.data), encodings, info, read_json(args.structure), evaluation)
-    identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": args.seed}
-    write_json(args.out, identity | result)
-    log.info("%s", json.dumps(result["summary"]))
+    structures = {structure["seed"]: structure for structure in read_json(args.structures)}
+    records = []
+    for seed, encodings_path, data in _per_seed(args, "encodings", "data"):
+        if seed not in structures:
+            raise ValueError(f"{args.structures}: no structure for seed {seed}; rerun `mmcrl recover` with it")
+        encodings, info = read_encodings(encodings_path)
+        result = evaluate_run(load_dataset(data), encodings, info, structures[seed], evaluation)
+        identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": seed}
+        records.append(identity | result)
+        log.info("seed %d: %s", seed, json.dumps(result["summary"]))
+    write_json(args.out, records)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
@@ -121,12 +142,6 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    def run_identity(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--experiment", required=True)
-        sub.add_argument("--dataset", required=True)
-        sub.add_argument("--method", required=True)
-        sub.add_argument("--seed", type=int, required=True)
-
     sub = stage("synthesize", cmd_synthesize, "draw one replicate of a dataset (synthetic or shapes-text)")
     sub.add_argument("--config", required=True, help="YAML file or inline JSON")
     sub.add_argument("--dataset", required=True)
@@ -135,26 +150,33 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = stage("train", cmd_train, "train one method on one dataset replicate")
     sub.add_argument("--config", required=True)
-    run_identity(sub)
+    sub.add_argument("--experiment", required=True)
+    sub.add_argument("--dataset", required=True)
+    sub.add_argument("--method", required=True)
+    sub.add_argument("--seed", type=int, required=True)
     sub.add_argument("--data", required=True, help="dataset directory")
     sub.add_argument("--out", required=True, help="checkpoint path (model.pt)")
     sub.add_argument("--encodings", required=True, help="path of the held-out encodings (encodings.npz)")
 
-    sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings")
+    sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings, seed by seed")
     sub.add_argument("--config", required=True)
-    sub.add_argument("--encodings", required=True, help="encodings.npz written by mmcrl train")
-    sub.add_argument("--out", required=True, help="structure.json path")
+    sub.add_argument("--seed", type=int, nargs="+", required=True)
+    sub.add_argument("--encodings", nargs="+", required=True, help="encodings.npz of each seed (mmcrl train)")
+    sub.add_argument("--out", required=True, help="structures.json path (one recovered structure per seed)")
 
-    sub = stage("evaluate", cmd_evaluate, "score a trained model's encodings against the ground truth")
+    sub = stage("evaluate", cmd_evaluate, "score trained models' encodings against the ground truth, seed by seed")
     sub.add_argument("--config", required=True)
-    run_identity(sub)
-    sub.add_argument("--encodings", required=True, help="encodings.npz written by mmcrl train")
-    sub.add_argument("--structure", required=True)
-    sub.add_argument("--data", required=True)
-    sub.add_argument("--out", required=True, help="metrics.json path")
+    sub.add_argument("--experiment", required=True)
+    sub.add_argument("--dataset", required=True)
+    sub.add_argument("--method", required=True)
+    sub.add_argument("--seed", type=int, nargs="+", required=True)
+    sub.add_argument("--encodings", nargs="+", required=True, help="encodings.npz of each seed (mmcrl train)")
+    sub.add_argument("--data", nargs="+", required=True, help="dataset directory of each seed")
+    sub.add_argument("--structures", required=True, help="structures.json (mmcrl recover)")
+    sub.add_argument("--out", required=True, help="metrics.json path (one record per seed)")
 
     sub = stage("aggregate", cmd_aggregate, "gather metrics.json files into tables")
-    sub.add_argument("inputs", nargs="+", help="metrics.json files")
+    sub.add_argument("inputs", nargs="+", help="metrics.json files (mmcrl evaluate)")
     sub.add_argument("--out-dir", required=True)
     sub.add_argument("--metrics-json", required=True)
 

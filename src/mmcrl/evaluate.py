@@ -196,7 +196,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """:func:`evaluate` on a run's encodings of the validation and test splits, plus what the method was told, its
     training time (``info``, from :mod:`mmcrl.encodings`) and the true and recovered patterns (what
-    ``metrics.json`` holds)."""
+    ``metrics.json`` holds for each seed)."""
     result = evaluate(
         dataset, encodings["val"], encodings["test"], structure, evaluation["kernel_max_fit"], evaluation["pc_alpha"]
     )

@@ -27,7 +27,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy.optimize import linear_sum_assignment
 
-from mmcrl.io import atomic_write, read_json
+from mmcrl.aggregate import read_records
+from mmcrl.io import atomic_write
 
 # (column of runs.csv, panel title, y-axis label), in panel order.
 SCORE_PANELS = (
@@ -81,7 +82,7 @@ def write_figures(
     """
     runs = _read_table(Path(tables_dir) / "runs.csv", experiment)
     latents = _read_table(Path(tables_dir) / "latents.csv", experiment)
-    records = [record for record in map(read_json, metrics_paths) if record["experiment"] == experiment]
+    records = [record for record in read_records(metrics_paths) if record["experiment"] == experiment]
     if not records:
         raise ValueError(f"none of the {len(metrics_paths)} metrics files is of experiment {experiment!r}")
     runs["told_pattern"] = runs["told_pattern"].astype(str).str.lower().eq("true")

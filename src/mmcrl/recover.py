@@ -66,7 +66,7 @@ def merge_matches(latent_dims: list[int], matches: list[dict[str, Any]]) -> dict
 
 
 def recover_structure(encodings: list[np.ndarray], min_correlation: float) -> dict[str, Any]:
-    """The full recovery record saved as ``structure.json``."""
+    """The full recovery record (``mmcrl recover`` saves one per seed in ``structures.json``)."""
     matches = pairwise_matches(encodings, min_correlation)
     return {"min_correlation": min_correlation, "matches": matches} | merge_matches(
         [h.shape[1] for h in encodings], matches

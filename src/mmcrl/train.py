@@ -1,6 +1,6 @@
 """Training: fit one method on one dataset with one seed, on CUDA when present, and save the checkpoint.
 
-Adam with a linear warm-up then cosine decay of the learning rate (lr → lr · lr_final_fraction); batches drawn
+Adam (:mod:`mmcrl.optim`) with a linear warm-up then cosine decay of the learning rate (lr → lr · lr_final_fraction); batches drawn
 uniformly with replacement from the training split by a generator seeded from the run's seed. A non-finite loss stops
 training with :class:`TrainingDiverged` naming the run and the step.
 """
@@ -22,6 +22,7 @@ from mmcrl.data.synthetic import Dataset
 from mmcrl.io import atomic_write
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.methods.base import Method
+from mmcrl.optim import Adam
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def fit(
         return model.cpu(), _record(run_name, method, params, training, seed, device, seconds, [])
     tensors = [torch.from_numpy(x).to(device) for x in observations]
     n_samples = tensors[0].shape[0]
-    optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
+    optimizer = Adam(model.parameters(), lr=training["lr"])
     generator = torch.Generator(device="cpu").manual_seed(seed)
     identity = json.dumps([method, params, _budget(training), seed, str(dataset.root)], sort_keys=True)
     first_step, losses, earlier_seconds = 0, [], 0.0
@@ -107,11 +108,10 @@ def fit(
         log.info("%s resumed at step %d from %s", run_name, first_step, progress_path)
     start = time.perf_counter()
     for step in range(first_step, training["steps"]):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, training)
+        optimizer.lr = learning_rate(step, training)
         index = torch.randint(n_samples, (training["batch_size"],), generator=generator).to(device)
         loss = model.training_loss([x[index] for x in tensors], step / training["steps"])
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         value = loss.item()

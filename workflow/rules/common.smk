@@ -46,8 +46,20 @@ def runs(experiment):
     return [(d, m, s) for d in grid["datasets"] for m in grid["methods"] for s in grid["seeds"]]
 
 
+def seeds(experiment):
+    return config["experiments"][experiment]["seeds"]
+
+
+def seed_files(wildcards, name):
+    """A file of every seed's run of one (experiment, dataset, method), in the order of the experiment's seeds."""
+    w = wildcards
+    return [f"{run_dir(w.experiment, w.dataset, w.method, s)}/{name}" for s in seeds(w.experiment)]
+
+
 def metrics_files(experiment):
-    return [f"{run_dir(experiment, d, m, s)}/metrics.json" for d, m, s in runs(experiment)]
+    """The metrics.json of every (dataset, method) of an experiment: one record per seed in each."""
+    grid = config["experiments"][experiment]
+    return [f"results/{experiment}/{d}/{m}/metrics.json" for d in grid["datasets"] for m in grid["methods"]]
 
 
 def all_metrics_files():

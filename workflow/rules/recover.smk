@@ -1,13 +1,16 @@
 rule recover:
-    """Recover the sharing pattern Â and the global latent index from held-out (validation) encodings."""
+    """Recover the sharing pattern Â and the global latent index from held-out (validation) encodings, for every seed
+    of one method on one dataset (one process: the stage's imports cost more than its work)."""
     input:
-        encodings="results/{experiment}/{dataset}/{method}/seed{seed}/encodings.npz",
-        code=code("recover.py", "encodings.py", "models/wasserstein.py", "metrics.py"),
+        encodings=lambda w: seed_files(w, "encodings.npz"),
+        code=code("recover.py", "encodings.py", "matching.py"),
     output:
-        structure="results/{experiment}/{dataset}/{method}/seed{seed}/structure.json",
+        structures="results/{experiment}/{dataset}/{method}/structures.json",
     params:
         config=config_slice(recover=config["recover"]),
+        seeds=lambda w: " ".join(map(str, seeds(w.experiment))),
     log:
-        "logs/recover/{experiment}/{dataset}/{method}/seed{seed}.log",
+        "logs/recover/{experiment}/{dataset}/{method}.log",
     shell:
-        "mmcrl recover --config {params.config:q} --encodings {input.encodings} --out {output.structure} 2> {log}"
+        "mmcrl recover --config {params.config:q} --seed {params.seeds} --encodings {input.encodings}"
+        " --out {output.structures} 2> {log}"

@@ -280,7 +280,7 @@ def _patterns_figure(experiment: str, records: list[dict[str, Any]], style: Meth
         for dataset in datasets
     ]
     widths = [[max(2, panel.pattern.shape[1]) for panel in row] for row in rows]
-    heights = [0.4 * row[0].pattern.shape[0] + 1.1 for row in rows]  # inches: 0.4 per cell, 1.1 of labels
+    heights = [0.4 * row[0].pattern.shape[0] + 1.4 for row in rows]  # inches: 0.4 per cell, 1.4 of labels
     width = max(6.5, max(0.4 * sum(w) + 0.5 * len(w) for w in widths) + 0.9)
     figure = _new_figure(width, sum(heights) + 1.2)
     for subfigure, dataset, row, row_widths in zip(

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from mmcrl.aggregate import comparison_cells, comparison_latex, comparison_markdown
+from mmcrl.aggregate import comparison_cells, comparison_latex, comparison_markdown, write_comparison
 
 
 def runs() -> pd.DataFrame:
@@ -47,3 +47,61 @@ def test_comparison_markdown_and_latex_show_told_bold_and_missing_cells():
     latex = comparison_latex(cells)
     assert r"ours & nothing & \textbf{0.85 $\pm$ 0.07} & 0.15 $\pm$ 0.07" in latex
     assert r"\multicolumn{3}{c}{d1}" in latex and latex.rstrip().endswith(r"\end{tabular}")
+
+
+def _run(experiment: str, dataset: str, method: str, seed: int, mcc: float) -> dict:
+    return {
+        "experiment": experiment,
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "told": "true pattern" if method == "oracle" else "nothing",
+        "told_pattern": method == "oracle",
+        "mcc_identifiable": mcc,
+        "r2_kernel": 1.0 - mcc,
+        "structure_f1": 0.5,
+    }
+
+
+def test_comparison_holds_only_the_comparison_experiment_when_there_is_one(tmp_path):
+    rows = [
+        _run("comparison", "d1", method, seed, 0.5 + 0.1 * seed) for method in ("ours", "oracle") for seed in (0, 1)
+    ]
+    rows += [_run("ablation", "d1", method, seed, 0.9) for method in ("ours", "ours-variant") for seed in (0, 1, 2)]
+    rows += [_run("realistic", "pics", "ours", 0, 0.3)]
+    cells = comparison_cells(pd.DataFrame(rows))
+    assert cells[["method", "dataset"]].values.tolist() == [["oracle", "d1"], ["ours", "d1"]]
+    ours = cells.set_index("method").loc["ours"]
+    assert ours["n_seeds"] == 2 and ours["mcc_identifiable_mean"] == pytest.approx(0.55)
+    write_comparison(pd.DataFrame(rows), tmp_path)
+    markdown = (tmp_path / "comparison.md").read_text()
+    assert markdown.startswith("# Comparison (comparison): ")
+    assert "ours-variant" not in markdown and "pics" not in markdown and "0.90" not in markdown
+    assert (tmp_path / "comparison.tex").read_text().startswith("% experiment: comparison;")
+    without = [row for row in rows if row["experiment"] != "comparison"]  # no such experiment: every run counts
+    assert set(comparison_cells(pd.DataFrame(without))["method"]) == {"ours", "ours-variant"}
+
+
+def test_bold_marks_the_best_method_not_told_the_pattern_per_dataset_and_metric():
+    # hand-checked means (seeds v and v + 0.02): MCC id. d1 a 0.61 < b 0.71, d2 a 0.81 > b 0.41; R² = 1 − MCC, so its
+    # best is the other method; F1 ties at 0.5 (both bold); the oracle is never bold, even where it is highest
+    rows = [
+        _run("comparison", dataset, method, seed, value + 0.01 * seed)
+        for dataset, values in (
+            ("d1", {"a": 0.6, "b": 0.7, "oracle": 0.9}),
+            ("d2", {"a": 0.8, "b": 0.4, "oracle": 1.0}),
+        )
+        for method, value in values.items()
+        for seed in (0, 2)
+    ]
+    lines = comparison_markdown(comparison_cells(pd.DataFrame(rows))).splitlines()
+    assert [line.split(" | ")[2:] for line in lines[2:]] == [
+        ["0.61 ± 0.01", "**0.39 ± 0.01**", "**0.50 ± 0.00**", "**0.81 ± 0.01**", "0.19 ± 0.01", "**0.50 ± 0.00** |"],
+        ["**0.71 ± 0.01**", "0.29 ± 0.01", "**0.50 ± 0.00**", "0.41 ± 0.01", "**0.59 ± 0.01**", "**0.50 ± 0.00** |"],
+        ["0.91 ± 0.01", "0.09 ± 0.01", "0.50 ± 0.00", "1.01 ± 0.01", "-0.01 ± 0.01", "0.50 ± 0.00 |"],
+    ]
+    assert [line.split(" | ")[:2] for line in lines[2:]] == [
+        ["| a", "nothing"],
+        ["| b", "nothing"],
+        ["| oracle", "true pattern"],
+    ]

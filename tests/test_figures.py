@@ -14,11 +14,15 @@ from mmcrl.metrics import identifiability_classes
 
 CONFIG = {"formats": ["png", "pdf"], "dpi": 80, "context": "paper"}
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-"}
-# pair2 has private latents; chain3 has none (a block {0,1} and two identifiable latents).
+# pair2 has private latents; chain3 has none (a block {0,1} and two identifiable latents); yao4 is the default
+# study's 4-modality pattern.
 PATTERNS = {
     "pair2": [[1, 1, 0], [1, 0, 1]],
     "chain3": [[1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 1, 1]],
+    "yao4": [[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 1, 1], [1, 1, 1, 1, 0, 1], [1, 1, 0, 1, 1, 1]],
 }
+# the default study's comparison grid (config/config.yaml)
+METHODS = ["oracle", "wcrl", "mcl", "mvcrl", "ica-match", "mmvae", "mmvae-w"]
 
 
 def _record(experiment: str, dataset: str, method: str, seed: int) -> dict:
@@ -77,13 +81,16 @@ def _record(experiment: str, dataset: str, method: str, seed: int) -> dict:
     }
 
 
-def _fake_study(root: Path, experiment: str, datasets: list[str]) -> tuple[Path, list[Path]]:
-    """metrics.json files of 2 methods × 2 seeds per dataset, plus runs.csv / latents.csv of another experiment too."""
+def _fake_study(
+    root: Path, experiment: str, datasets: list[str], methods: tuple[str, ...] = ("mcl", "oracle"), seeds: int = 2
+) -> tuple[Path, list[Path]]:
+    """metrics.json files of ``methods`` × ``seeds`` seeds per dataset, plus runs.csv / latents.csv of another
+    experiment too."""
     paths = []
     for name in (experiment, "other"):
         for dataset in datasets:
-            for method in ("mcl", "oracle"):
-                for seed in (1, 0):
+            for method in methods:
+                for seed in reversed(range(seeds)):
                     path = root / "runs" / name / dataset / method / str(seed) / "metrics.json"
                     paths.append(write_json(path, [_record(name, dataset, method, seed)]))
     runs, latents = collect(paths)
@@ -116,6 +123,16 @@ def test_metric_empty_for_every_row_does_not_crash(tmp_path: Path) -> None:
     tables, paths = _fake_study(tmp_path, "noprivate", ["chain3"])
     config = CONFIG | {"formats": ["png"]}
     _assert_figures(write_figures("noprivate", tables, paths, config, tmp_path / "out"), tmp_path / "out", ["png"])
+
+
+def test_figures_of_the_default_comparison_grid_stay_within_2400_pixels(tmp_path: Path) -> None:
+    from PIL import Image
+
+    tables, paths = _fake_study(tmp_path, "main", ["yao4", "chain3", "pair2"], tuple(METHODS), seeds=3)
+    config = {"formats": ["png"], "dpi": 150, "context": "paper"}  # the schema's defaults
+    sizes = {path.stem: Image.open(path).size for path in write_figures("main", tables, paths, config, tmp_path / "o")}
+    assert sizes["comparison"][0] <= 2400 and sizes["comparison"][1] <= 2400, sizes
+    assert sizes["mcc"][0] <= 2400 and sizes["latents"][0] <= 2400, sizes
 
 
 def test_unknown_experiment_is_an_error(tmp_path: Path) -> None:

@@ -121,14 +121,25 @@ COMPARISON_METRICS = (
 )
 
 
-def comparison_cells(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (method, dataset): ``told``, ``told_pattern``, ``n_seeds``, and ``<metric>_mean/_std`` over seeds
-    of each COMPARISON_METRICS column, plus ``<metric>_best``: the highest mean of a method not told the pattern.
+# The experiment whose runs the comparison table shows, when the study has one.
+COMPARISON_EXPERIMENT = "comparison"
 
-    A (dataset, method, seed) that several experiments ran counts once, from the first experiment by name.
-    """
-    unique = runs.sort_values(RUN_KEYS).drop_duplicates(["dataset", "method", "seed"])
-    grouped = unique.groupby(["method", "dataset"], sort=True)
+
+def comparison_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs the comparison table shows: those of the experiment named COMPARISON_EXPERIMENT when ``runs`` has
+    one (so the ablation's variants and other experiments' runs stay out of it), else every run — a (dataset,
+    method, seed) that several experiments ran counted once, from the first experiment by name."""
+    chosen = runs[runs["experiment"] == COMPARISON_EXPERIMENT]
+    if chosen.empty:
+        chosen = runs
+    return chosen.sort_values(RUN_KEYS).drop_duplicates(["dataset", "method", "seed"])
+
+
+def comparison_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, dataset) of :func:`comparison_runs`: ``told``, ``told_pattern``, ``n_seeds``, and
+    ``<metric>_mean/_std`` over seeds of each COMPARISON_METRICS column, plus ``<metric>_best``: whether it is the
+    highest mean on its dataset among the methods not told the pattern."""
+    grouped = comparison_runs(runs).groupby(["method", "dataset"], sort=True)
     metrics = [metric for metric, _, _ in COMPARISON_METRICS]
     cells = grouped[metrics].agg(["mean", "std"])
     cells.columns = [f"{metric}_{stat}" for metric, stat in cells.columns]
@@ -199,14 +210,17 @@ def _latex_escape(text: str) -> str:
 
 
 def write_comparison(runs: pd.DataFrame, out_dir: str | Path) -> None:
-    """Write ``comparison.md`` and ``comparison.tex``: every method on every dataset, mean ± std over seeds."""
+    """Write ``comparison.md`` and ``comparison.tex``: every method of :func:`comparison_runs` on every dataset,
+    mean ± std over seeds; both name the experiment(s) the runs come from."""
+    experiments = ", ".join(sorted(comparison_runs(runs)["experiment"].unique()))
     cells = comparison_cells(runs)
     caption = (
-        "# Comparison: mean ± std over seeds (best method not told the pattern in bold)\n\n"
+        f"# Comparison ({experiments}): mean ± std over seeds, best method not told the pattern in bold\n\n"
         + comparison_markdown(cells)
     )
     atomic_write(Path(out_dir) / "comparison.md", lambda stream: stream.write(caption.encode()))
-    latex = comparison_latex(cells)
+    latex = f"% experiment: {experiments}; mean and std over seeds, best method not told the pattern in bold\n"
+    latex += comparison_latex(cells)
     atomic_write(Path(out_dir) / "comparison.tex", lambda stream: stream.write(latex.encode()))
 
 

@@ -281,7 +281,7 @@ def _patterns_figure(experiment: str, records: list[dict[str, Any]], style: Meth
         for dataset in datasets
     ]
     widths = [[max(2, panel.pattern.shape[1]) for panel in row] for row in rows]
-    heights = [0.4 * row[0].pattern.shape[0] + 1.1 for row in rows]  # inches: 0.4 per cell, 1.1 of labels
+    heights = [0.4 * row[0].pattern.shape[0] + 1.4 for row in rows]  # inches: 0.4 per cell, 1.4 of labels
     width = max(6.5, max(0.4 * sum(w) + 0.5 * len(w) for w in widths) + 0.9)
     figure = _new_figure(width, sum(heights) + 1.2)
     for subfigure, dataset, row, row_widths in zip(
@@ -355,31 +355,68 @@ def _annotate(ax: Axes, texts: np.ndarray, colours: np.ndarray, size: str = "med
 
 # ---------------------------------------------------------------- comparison: the comparison table as a figure
 
-# (column of runs.csv, panel title, y-axis label): the columns of reports/tables/comparison.md, in order.
+# (column of runs.csv, panel title, x-axis label): the columns of reports/tables/comparison.md, in order.
 COMPARISON_PANELS = (
     ("mcc_identifiable", "identifiable latents", "MCC"),
     ("r2_kernel", "all latents", "kernel R²"),
     ("structure_f1", "recovered structure", "F1"),
 )
+_SEED_OFFSET = 0.28  # seeds are drawn this far below their method's line, clear of the mean marker
+# the mean marker of a method told the pattern: a hollow diamond, grey-edged (others: a filled dot of their colour)
+_CEILING_MARKER = {"marker": "D", "markerfacecolor": "white", "markeredgecolor": "0.35"}
 
 
 def _comparison_figure(experiment: str, runs: pd.DataFrame, style: MethodStyle) -> Figure:
-    """The comparison table drawn: one panel per COMPARISON_PANELS metric, bars = mean over seeds, dots = seeds,
-    methods told the pattern grey and hatched."""
+    """The comparison table drawn: a row of panels per dataset, a column per COMPARISON_PANELS metric (shared x
+    range), a line per method with its mean ± std over seeds and each seed; methods told the pattern (the ceiling)
+    grey, hollow diamonds, their mean a dashed line across the panel. 11 inches wide whatever the grid."""
     datasets = sorted(runs["dataset"].unique())
-    figure = _new_figure(max(10.0, 2.5 + 0.45 * len(datasets) * len(style.order) * len(COMPARISON_PANELS)), 3.8)
-    for ax, (metric, title, ylabel) in zip(figure.subplots(1, len(COMPARISON_PANELS)), COMPARISON_PANELS, strict=True):
-        ax.set_title(title)
+    figure = _new_figure(11.0, max(3.2, 1.5 + len(datasets) * (0.55 + 0.27 * len(style.order))))
+    figure.get_layout_engine().set(wspace=0.04)  # keeps a panel's last x tick clear of the next one's first
+    grid = figure.subplots(len(datasets), len(COMPARISON_PANELS), sharex="col", sharey=True, squeeze=False)
+    for column, (metric, title, xlabel) in enumerate(COMPARISON_PANELS):
         values = runs[["dataset", "method", metric]].dropna() if metric in runs else pd.DataFrame()
-        if values.empty:
-            _empty_panel(ax, "not measured")
-            continue
-        _score_panel(ax, values, metric, datasets, style)
-        ax.set_ylabel(ylabel)
-    handles = _method_handles(style)
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), frameon=False)
-    figure.suptitle(f"{experiment}: every method on every dataset (bars: mean over seeds, dots: seeds)")
+        for axes, dataset in zip(grid[:, column], datasets, strict=True):
+            _comparison_panel(axes, values[values["dataset"] == dataset] if len(values) else values, metric, style)
+        lowest = min(0.0, float(values[metric].min())) if len(values) else 0.0
+        grid[0, column].set_xlim(lowest - 0.05 if lowest < 0 else -0.03, 1.05)
+        grid[0, column].set_title(title)
+        grid[-1, column].set_xlabel(xlabel)
+    for axes, dataset in zip(grid[:, 0], datasets, strict=True):
+        axes.set_ylabel(dataset, fontweight="bold")
+    grid[0, 0].set_ylim(len(style.order) - 0.5, -0.5)  # first method at the top
+    grid[0, 0].set_yticks(range(len(style.order)), style.order)
+    handles = [
+        Line2D([], [], marker="o", color="0.2", label="mean ± std over seeds"),
+        Line2D([], [], ls="", marker="o", color="0.2", alpha=0.6, markersize=3, label="one seed"),
+    ]
+    if any(style.told.values()):
+        label = "told the pattern (the ceiling, not a competitor)"
+        handles.append(Line2D([], [], ls="--", color=_TOLD_COLOUR, **_CEILING_MARKER, label=label))
+    figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    figure.suptitle(f"{experiment}: the comparison table's metrics per dataset and method")
     return figure
+
+
+def _comparison_panel(axes: Axes, values: pd.DataFrame, metric: str, style: MethodStyle) -> None:
+    """A line per method of ``style`` (row = its position in ``style.order``): mean ± std of ``values[metric]`` over
+    seeds, each seed a small dot just below; a method told the pattern also gets a dashed line at its mean."""
+    axes.grid(axis="y", visible=False)
+    if values.empty:
+        axes.text(0.5, 0.5, "not applicable", ha="center", va="center", transform=axes.transAxes)
+        return
+    for row, method in enumerate(style.order):
+        seeds = values.loc[values["method"] == method, metric].to_numpy(dtype=float)
+        if not len(seeds):
+            continue
+        told, colour = style.told[method], style.colours[method]
+        mean, std = seeds.mean(), seeds.std(ddof=1) if len(seeds) > 1 else 0.0
+        if told:
+            axes.axvline(mean, ls="--", lw=1.0, color=_TOLD_COLOUR, zorder=1)
+        marker = _CEILING_MARKER if told else {"marker": "o"}
+        axes.errorbar(mean, row, xerr=std, color=colour, markersize=6, capsize=3, zorder=3, **marker)
+        dots = "0.35" if told else colour
+        axes.scatter(seeds, np.full(len(seeds), row + _SEED_OFFSET), s=9, color=dots, alpha=0.6, lw=0, zorder=2)
 
 
 # ---------------------------------------------------------------- factors: per-factor R² / accuracy per method

@@ -1,4 +1,4 @@
-"""The stage commands: recovery and evaluation score several seeds of one method in one call."""
+"""The stage commands: recovery and evaluation score every run (method × seed) of one dataset in one call."""
 
 import json
 
@@ -9,36 +9,40 @@ CONFIG = {
     "datasets": {
         "pair2": {"n_latents": 3, "pattern": [[0, 1], [0, 2]], "n_train": 300, "n_val": 150, "n_test": 150},
     },
-    "methods": {"mcl": {"method": "mcl"}},
+    "methods": {"mcl": {"method": "mcl"}, "oracle": {"method": "oracle"}},
     "training": {"steps": 5, "batch_size": 32, "width": 8, "depth": 1},
     "evaluation": {"kernel_max_fit": 50},
 }
 
 
-def test_recover_and_evaluate_write_one_record_per_seed_in_the_order_given(tmp_path, capsys):
+def test_recover_and_evaluate_write_one_record_per_run_methods_outer(tmp_path, capsys):
     config = json.dumps(CONFIG)
-    seeds = ["3", "1"]
+    methods, seeds = ["oracle", "mcl"], ["3", "1"]
+    data = str(tmp_path / "data" / "seed{seed}")
+    encodings = str(tmp_path / "{method}" / "seed{seed}" / "encodings.npz")
     for seed in seeds:
-        data = str(tmp_path / f"data{seed}")
-        assert main(["synthesize", "--config", config, "--dataset", "pair2", "--seed", seed, "--out", data]) == 0
-        run = ["--experiment", "e", "--dataset", "pair2", "--method", "mcl", "--seed", seed, "--data", data]
-        out = str(tmp_path / f"run{seed}" / "model.pt")
-        encodings = str(tmp_path / f"run{seed}" / "encodings.npz")
-        assert main(["train", "--config", config, *run, "--out", out, "--encodings", encodings]) == 0
-    encodings = [str(tmp_path / f"run{seed}" / "encodings.npz") for seed in seeds]
+        replicate = data.format(seed=seed)
+        assert main(["synthesize", "--config", config, "--dataset", "pair2", "--seed", seed, "--out", replicate]) == 0
+        for method in methods:
+            run = ["--experiment", "e", "--dataset", "pair2", "--method", method, "--seed", seed, "--data", replicate]
+            out = encodings.format(method=method, seed=seed)
+            assert main(["train", "--config", config, *run, "--out", f"{out}.pt", "--encodings", out]) == 0
+    grid = ["--method", *methods, "--seed", *seeds, "--encodings", encodings]
     structures = str(tmp_path / "structures.json")
-    assert main(["recover", "--config", config, "--seed", *seeds, "--encodings", *encodings, "--out", structures]) == 0
-    assert [record["seed"] for record in read_json(structures)] == [3, 1]
+    assert main(["recover", "--config", config, *grid, "--out", structures]) == 0
+    runs = [("oracle", 3), ("oracle", 1), ("mcl", 3), ("mcl", 1)]
+    assert [(record["method"], record["seed"]) for record in read_json(structures)] == runs
 
-    identity = ["--experiment", "e", "--dataset", "pair2", "--method", "mcl", "--seed", *seeds]
-    data = [str(tmp_path / f"data{seed}") for seed in seeds]
     metrics = str(tmp_path / "metrics.json")
-    common = ["evaluate", "--config", config, *identity, "--encodings", *encodings, "--structures", structures]
-    assert main([*common, "--data", *data, "--out", metrics]) == 0
+    evaluate = ["evaluate", "--config", config, "--experiment", "e", "--dataset", "pair2", *grid]
+    assert main([*evaluate, "--data", data, "--structures", structures, "--out", metrics]) == 0
     records = read_json(metrics)
-    assert [(r["method"], r["seed"]) for r in records] == [("mcl", 3), ("mcl", 1)]
-    assert records[0]["summary"]["mcc"] != records[1]["summary"]["mcc"]  # each seed scored on its own replicate
+    assert [(record["method"], record["seed"]) for record in records] == runs
+    assert records[0]["told_pattern"] and not records[2]["told_pattern"]
+    assert records[2]["summary"]["mcc"] != records[3]["summary"]["mcc"]  # each seed scored on its own replicate
 
     capsys.readouterr()
-    assert main([*common, "--data", data[0], "--out", metrics]) == 2
-    assert "mmcrl evaluate: error: --data has 1 paths for 2 seeds" in capsys.readouterr().err
+    one_replicate = str(tmp_path / "data" / "seed3")
+    assert main([*evaluate, "--data", one_replicate, "--structures", structures, "--out", metrics]) == 2
+    error = capsys.readouterr().err
+    assert f"mmcrl evaluate: error: --data '{one_replicate}' has no {{seed}} field, but 2 seeds are given" in error

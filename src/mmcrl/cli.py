@@ -63,12 +63,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
 
 
-def _per_seed(args: argparse.Namespace, *names: str) -> list[tuple]:
-    """(seed, args.<name>[k] for each name) per seed: the per-seed arguments, given in the order of ``--seed``."""
-    for name in names:
-        if len(getattr(args, name)) != len(args.seed):
-            raise ValueError(f"--{name} has {len(getattr(args, name))} paths for {len(args.seed)} seeds")
-    return list(zip(args.seed, *(getattr(args, name) for name in names), strict=True))
+def _runs(args: argparse.Namespace, templates: dict[str, tuple[str, ...]]) -> list[tuple[str, int, list[str]]]:
+    """(method, seed, [each template filled in]) for every method × seed of the arguments, methods outer.
+
+    ``templates`` maps an argument, a path with ``{method}`` / ``{seed}`` fields, to the fields its file depends on;
+    one that misses such a field while several values are given would name one file for several runs: refused.
+    """
+    for name, fields in templates.items():
+        template = getattr(args, name)
+        for field in fields:
+            values = getattr(args, field)
+            if len(values) > 1 and f"{{{field}}}" not in template:
+                given = f"{len(values)} {field}s are given"
+                raise ValueError(f"--{name} {template!r} has no {{{field}}} field, but {given}")
+    return [
+        (method, seed, [getattr(args, name).format(method=method, seed=seed) for name in templates])
+        for method in args.method
+        for seed in args.seed
+    ]
 
 
 def cmd_recover(args: argparse.Namespace) -> None:
@@ -77,15 +89,12 @@ def cmd_recover(args: argparse.Namespace) -> None:
 
     min_correlation = _config(args.config)["recover"]["min_correlation"]
     structures = []
-    for seed, path in _per_seed(args, "encodings"):
-        encodings, _ = read_encodings(path)
-        structures.append({"seed": seed} | recover_structure(encodings["val"], min_correlation))
-        log.info(
-            "seed %d: recovered %d latents, %d conflicts",
-            seed,
-            structures[-1]["n_recovered_latents"],
-            len(structures[-1]["conflicts"]),
-        )
+    for method, seed, (encodings_path,) in _runs(args, {"encodings": ("method", "seed")}):
+        encodings, _ = read_encodings(encodings_path)
+        structure = recover_structure(encodings["val"], min_correlation)
+        structures.append({"method": method, "seed": seed} | structure)
+        found, conflicts = structure["n_recovered_latents"], len(structure["conflicts"])
+        log.info("%s seed %d: recovered %d latents, %d conflicts", method, seed, found, conflicts)
     write_json(args.out, structures)
 
 
@@ -96,16 +105,19 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from mmcrl.io import read_json
 
     evaluation = _config(args.config)["evaluation"]
-    structures = {structure["seed"]: structure for structure in read_json(args.structures)}
+    structures = {(s["method"], s["seed"]): s for s in read_json(args.structures)}
+    datasets: dict[str, Any] = {}  # each seed's replicate, loaded once for all methods
     records = []
-    for seed, encodings_path, data in _per_seed(args, "encodings", "data"):
-        if seed not in structures:
-            raise ValueError(f"{args.structures}: no structure for seed {seed}; rerun `mmcrl recover` with it")
+    for method, seed, (encodings_path, data) in _runs(args, {"encodings": ("method", "seed"), "data": ("seed",)}):
+        if (method, seed) not in structures:
+            raise ValueError(f"{args.structures}: no structure of {method} seed {seed}; rerun `mmcrl recover`")
         encodings, info = read_encodings(encodings_path)
-        result = evaluate_run(load_dataset(data), encodings, info, structures[seed], evaluation)
-        identity = {"experiment": args.experiment, "dataset": args.dataset, "method": args.method, "seed": seed}
+        if data not in datasets:
+            datasets[data] = load_dataset(data)
+        result = evaluate_run(datasets[data], encodings, info, structures[method, seed], evaluation)
+        identity = {"experiment": args.experiment, "dataset": args.dataset, "method": method, "seed": seed}
         records.append(identity | result)
-        log.info("seed %d: %s", seed, json.dumps(result["summary"]))
+        log.info("%s seed %d: %s", method, seed, json.dumps(result["summary"]))
     write_json(args.out, records)
 
 
@@ -158,22 +170,26 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", required=True, help="checkpoint path (model.pt)")
     sub.add_argument("--encodings", required=True, help="path of the held-out encodings (encodings.npz)")
 
-    sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings, seed by seed")
-    sub.add_argument("--config", required=True)
-    sub.add_argument("--seed", type=int, nargs="+", required=True)
-    sub.add_argument("--encodings", nargs="+", required=True, help="encodings.npz of each seed (mmcrl train)")
-    sub.add_argument("--out", required=True, help="structures.json path (one recovered structure per seed)")
+    def grid(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--method", nargs="+", required=True, help="one or more methods (config names)")
+        sub.add_argument("--seed", type=int, nargs="+", required=True, help="one or more seeds")
+        sub.add_argument(
+            "--encodings", required=True, help="encodings.npz of each run (mmcrl train), with {method} and {seed}"
+        )
 
-    sub = stage("evaluate", cmd_evaluate, "score trained models' encodings against the ground truth, seed by seed")
+    sub = stage("recover", cmd_recover, "recover the sharing pattern from held-out encodings, run by run")
+    sub.add_argument("--config", required=True)
+    grid(sub)
+    sub.add_argument("--out", required=True, help="structures.json path (one recovered structure per run)")
+
+    sub = stage("evaluate", cmd_evaluate, "score trained models' encodings against the ground truth, run by run")
     sub.add_argument("--config", required=True)
     sub.add_argument("--experiment", required=True)
     sub.add_argument("--dataset", required=True)
-    sub.add_argument("--method", required=True)
-    sub.add_argument("--seed", type=int, nargs="+", required=True)
-    sub.add_argument("--encodings", nargs="+", required=True, help="encodings.npz of each seed (mmcrl train)")
-    sub.add_argument("--data", nargs="+", required=True, help="dataset directory of each seed")
+    grid(sub)
+    sub.add_argument("--data", required=True, help="dataset directory of each seed, with {seed}")
     sub.add_argument("--structures", required=True, help="structures.json (mmcrl recover)")
-    sub.add_argument("--out", required=True, help="metrics.json path (one record per seed)")
+    sub.add_argument("--out", required=True, help="metrics.json path (one record per run)")
 
     sub = stage("aggregate", cmd_aggregate, "gather metrics.json files into tables")
     sub.add_argument("inputs", nargs="+", help="metrics.json files (mmcrl evaluate)")

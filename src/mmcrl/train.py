@@ -1,8 +1,8 @@
 """Training: fit one method on one dataset with one seed, on CUDA when present, and save the checkpoint.
 
-Adam (:mod:`mmcrl.optim`) with a linear warm-up then cosine decay of the learning rate (lr → lr · lr_final_fraction); batches drawn
-uniformly with replacement from the training split by a generator seeded from the run's seed. A non-finite loss stops
-training with :class:`TrainingDiverged` naming the run and the step.
+Adam (:mod:`mmcrl.optim`) with a linear warm-up then cosine decay of the learning rate (lr → lr · lr_final_fraction);
+batches drawn uniformly with replacement from the training split by a generator seeded from the run's seed. A
+non-finite loss stops training with :class:`TrainingDiverged` naming the run and the step.
 """
 
 from __future__ import annotations

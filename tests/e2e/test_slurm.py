@@ -51,7 +51,7 @@ def test_the_tiny_study_runs_through_sbatch(cluster, tmp_path):
     local = {name.strip(" ,") for name in declared.split()}  # the Snakefile's localrules run on the submit host
     cluster_jobs = sum(count for rule, count in job_counts(output).items() if rule not in local)
     slurm_ids = set(re.findall(r"has been submitted with SLURM jobid (\d+)", output))
-    assert cluster_jobs == 7 and len(slurm_ids) == cluster_jobs, (
+    assert cluster_jobs == 5 and len(slurm_ids) == cluster_jobs, (
         "every synthesize/train/recover/evaluate job is sbatch'ed"
     )
     runs = pd.read_csv(workdir / "reports/tables/runs.csv")

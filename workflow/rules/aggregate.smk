@@ -45,5 +45,7 @@ rule aggregate:
         downstream_markdown="reports/tables/downstream.md",
     log:
         "logs/aggregate/aggregate.log",
+    benchmark:
+        "logs/benchmarks/aggregate.tsv"
     shell:
         "mmcrl aggregate {input.metrics} --out-dir reports/tables --metrics-json {output.metrics} 2> {log}"

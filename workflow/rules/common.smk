@@ -50,16 +50,23 @@ def seeds(experiment):
     return config["experiments"][experiment]["seeds"]
 
 
-def seed_files(wildcards, name):
-    """A file of every seed's run of one (experiment, dataset, method), in the order of the experiment's seeds."""
-    w = wildcards
-    return [f"{run_dir(w.experiment, w.dataset, w.method, s)}/{name}" for s in seeds(w.experiment)]
+def grid_files(wildcards, name):
+    """A file of every run (method × seed) of one dataset in an experiment."""
+    grid = config["experiments"][wildcards.experiment]
+    return [
+        f"{run_dir(wildcards.experiment, wildcards.dataset, m, s)}/{name}" for m in grid["methods"] for s in grid["seeds"]
+    ]
+
+
+def grid_arguments(experiment):
+    """The --method and --seed arguments of the commands that score every run of one dataset in one process."""
+    grid = config["experiments"][experiment]
+    return f"--method {' '.join(grid['methods'])} --seed {' '.join(map(str, grid['seeds']))}"
 
 
 def metrics_files(experiment):
-    """The metrics.json of every (dataset, method) of an experiment: one record per seed in each."""
-    grid = config["experiments"][experiment]
-    return [f"results/{experiment}/{d}/{m}/metrics.json" for d in grid["datasets"] for m in grid["methods"]]
+    """The metrics.json of every dataset of an experiment: one record per run (method × seed) in each."""
+    return [f"results/{experiment}/{d}/metrics.json" for d in config["experiments"][experiment]["datasets"]]
 
 
 def all_metrics_files():

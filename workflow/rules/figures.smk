@@ -32,6 +32,8 @@ rule figures:
         config=config_slice(figures=config["figures"]),
     log:
         "logs/figures/{experiment}.log",
+    benchmark:
+        "logs/benchmarks/figures/{experiment}.tsv"
     shell:
         "mmcrl figures --config {params.config:q} --experiment {wildcards.experiment} --tables reports/tables"
         " --runs {input.metrics} --out-dir reports/figures/{wildcards.experiment} 2> {log}"
@@ -61,6 +63,8 @@ rule factor_figure:
         config=config_slice(figures=config["figures"]),
     log:
         "logs/figures/{experiment}-factors.log",
+    benchmark:
+        "logs/benchmarks/factor_figure/{experiment}.tsv"
     shell:
         "mmcrl factor-figure --config {params.config:q} --experiment {wildcards.experiment} --tables reports/tables"
         " --out-dir reports/figures/{wildcards.experiment} 2> {log}"
@@ -90,6 +94,8 @@ rule sample_grid:
         data=lambda w: dataset_dir(w.dataset, sample_grid_seed(w.dataset)),
     log:
         "logs/figures/samples-{dataset}.log",
+    benchmark:
+        "logs/benchmarks/sample_grid/{dataset}.tsv"
     shell:
         "mmcrl sample-grid --config {params.config:q} --data {params.data}"
         " --out-dir reports/figures/datasets/{wildcards.dataset} 2> {log}"

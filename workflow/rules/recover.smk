@@ -1,16 +1,19 @@
 rule recover:
-    """Recover the sharing pattern Â and the global latent index from held-out (validation) encodings, for every seed
-    of one method on one dataset (one process: the stage's imports cost more than its work)."""
+    """Recover the sharing pattern Â and the global latent index from held-out (validation) encodings, for every run
+    (method × seed) of one dataset in an experiment: one process, as the stage's imports cost more than its work."""
     input:
-        encodings=lambda w: seed_files(w, "encodings.npz"),
+        encodings=lambda w: grid_files(w, "encodings.npz"),
         code=code("recover.py", "encodings.py", "matching.py"),
     output:
-        structures="results/{experiment}/{dataset}/{method}/structures.json",
+        structures="results/{experiment}/{dataset}/structures.json",
     params:
         config=config_slice(recover=config["recover"]),
-        seeds=lambda w: " ".join(map(str, seeds(w.experiment))),
+        grid=lambda w: grid_arguments(w.experiment),
+        encodings=lambda w: run_dir(w.experiment, w.dataset, "{method}", "{seed}") + "/encodings.npz",
     log:
-        "logs/recover/{experiment}/{dataset}/{method}.log",
+        "logs/recover/{experiment}/{dataset}.log",
+    benchmark:
+        "logs/benchmarks/recover/{experiment}/{dataset}.tsv"
     shell:
-        "mmcrl recover --config {params.config:q} --seed {params.seeds} --encodings {input.encodings}"
+        "mmcrl recover --config {params.config:q} {params.grid} --encodings {params.encodings:q}"
         " --out {output.structures} 2> {log}"

@@ -11,6 +11,8 @@ rule synthesize:
         out=lambda w: dataset_dir(w.dataset, w.seed),
     log:
         "logs/synthesize/{dataset}/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/synthesize/{dataset}/seed{seed}.tsv"
     shell:
         "mmcrl synthesize --config {params.config:q} --dataset {wildcards.dataset} --seed {wildcards.seed}"
         " --out {params.out} 2> {log}"

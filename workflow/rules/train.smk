@@ -39,6 +39,8 @@ rule train:
         gpu=TRAIN_GPUS,  # the default profile provides gpu=1: CUDA jobs run one at a time, never two on one card
     log:
         "logs/train/{experiment}/{dataset}/{method}/seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/train/{experiment}/{dataset}/{method}/seed{seed}.tsv"
     shell:
         "mmcrl train --config {params.config:q} --experiment {wildcards.experiment} --dataset {wildcards.dataset}"
         " --method {wildcards.method} --seed {wildcards.seed} --data {params.data} --out {output.model}"

@@ -117,7 +117,7 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
     loss = structure.alignment_loss([u, v], 0.1, 0.3)
     loss.backward()
     assert torch.isfinite(loss) and u.grad.abs().sum() > 0 and v.grad.abs().sum() > 0
-    ((plan, signs),) = structure([u, v], 0.1)
+    ((plan, signs),) = structure([u, v], 0.5)  # at the end of the annealing (the start is a soft, near-full match)
     assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
     with pytest.raises(ValueError, match="unknown structure option"):
         StructureModule([3, 2], {"epsilon": 0.1})

@@ -96,9 +96,9 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "plan_gradient": True,
     "anneal": True,
     "dustbin": True,
-    "epsilon_start": 0.1,
+    "epsilon_start": 0.3,
     "epsilon_end": 0.02,
-    "dustbin_cost_start": 0.5,
+    "dustbin_cost_start": 1.0,
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.5,
     "freeze_fraction": 0.75,
@@ -147,7 +147,11 @@ class StructureModule(nn.Module):
     :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
     correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr.
     ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training (geometric /
-    linear); ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that min(k_a, k_b) pairs are
+    linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2: at c_u = 1 every correlated pair is cheaper than the dustbin, so
+    training starts from a soft, nearly full matching and every coordinate is pulled towards cross-modal information
+    before the plan commits — started at (0.1, 0.5) the plan committed within ~25 steps and a coordinate left in the
+    dustbin then only had the uniformity term to learn from, so a shared latent could be lost, docs/method.md);
+    ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that min(k_a, k_b) pairs are
     always matched. All pairs are solved in one batch (:func:`padded_layout`, :func:`log_sinkhorn`) from one
     covariance matrix of all modalities' coordinates, warm-started from the previous step's dual potentials
     (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient`` (Sinkhorn's mass

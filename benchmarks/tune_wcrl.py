@@ -1,0 +1,102 @@
+"""Tuning harness: synthesize → train → recover → evaluate one or more replicates in ONE process, print the scores.
+
+For development on tuning seeds only: the study's replicate seeds 0–4 are evaluation seeds and the script refuses
+them (and the study's random-pattern seeds 2026 and 5150). Datasets come from the config (``--config``, default
+config/config.yaml); ``--pattern-seed`` redraws a random pattern (``rand5``-style entries). The training budget is the
+config's ``training:`` section (default study: 400 steps, batch 256, width 128, depth 3) unless overridden. The
+training seed depends on (dataset, replicate seed) only, not on the method or its options, so variants are compared
+from the same initialisation and the same batches. Per run it prints one line: mcc_identifiable, structure_exact,
+structure_f1, mcc_private and the training time.
+
+Usage:
+  python benchmarks/tune_wcrl.py --datasets chain3 yao4 --seeds 100 101 --method wcrl --params '{"cost": "squared"}'
+  python benchmarks/tune_wcrl.py --datasets rand5 --pattern-seed 100 --seeds 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from mmcrl.config import load_config
+from mmcrl.data.kinds import spec_from_config, write_dataset
+from mmcrl.data.synthetic import load_dataset
+from mmcrl.encodings import HELD_OUT
+from mmcrl.evaluate import evaluate_run
+from mmcrl.io import derive_seed
+from mmcrl.recover import recover_structure
+from mmcrl.train import encode, fit
+
+EVALUATION_SEEDS = range(5)
+EVALUATION_PATTERN_SEEDS = (2026, 5150)
+SCORES = ("mcc_identifiable", "structure_exact", "structure_f1", "mcc_private")
+
+
+def run_once(config: dict, dataset_name: str, entry: dict, seed: int, method: str, params: dict, work: Path) -> dict:
+    """One replicate: write the data, train, recover on the validation split, evaluate; returns the summary."""
+    data_dir = work / f"{dataset_name}-seed{seed}"
+    if not (data_dir / "manifest.json").exists():
+        write_dataset(spec_from_config(dataset_name, entry), seed, data_dir)
+    dataset = load_dataset(data_dir)
+    training = config["training"]
+    train_seed = derive_seed("tune", dataset_name, json.dumps(entry, sort_keys=True), seed) % 2**31
+    model, record = fit(dataset, method, params, training, train_seed, f"tune/{dataset_name}/{method}/seed{seed}")
+    held_out = {split: encode(model, dataset.split(split)[1]) for split in HELD_OUT}
+    structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
+    info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
+    result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
+    return result["summary"] | {"recovered": structure["recovered_pattern"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--datasets", nargs="+", default=["yao4", "chain3", "pair2"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102, 103])
+    parser.add_argument("--method", default="wcrl", help="a registered method (not a config entry)")
+    parser.add_argument("--params", default="{}", help="the method's options as JSON")
+    parser.add_argument("--pattern-seed", type=int, help="redraw the datasets' random patterns with this seed")
+    parser.add_argument("--steps", type=int, help="override training.steps")
+    parser.add_argument("--width", type=int, help="override training.width")
+    parser.add_argument("--n-train", type=int, help="override the datasets' n_train")
+    parser.add_argument("--show-pattern", action="store_true", help="print the recovered pattern of inexact runs")
+    args = parser.parse_args()
+    if any(seed in EVALUATION_SEEDS for seed in args.seeds):
+        parser.error("replicate seeds 0–4 are the study's evaluation seeds: tune on seeds ≥ 100")
+    if args.pattern_seed in EVALUATION_PATTERN_SEEDS:
+        parser.error("pattern seeds 2026 and 5150 are evaluation patterns (config, tests): pick another")
+    logging.basicConfig(level=logging.WARNING)
+    config = load_config(args.config)
+    config["training"] |= {"threads": 1}
+    if args.steps:
+        config["training"]["steps"] = args.steps
+    if args.width:
+        config["training"]["width"] = args.width
+    params = json.loads(args.params)
+    with tempfile.TemporaryDirectory(prefix="tune-wcrl-") as tmp:
+        for dataset_name in args.datasets:
+            entry = copy.deepcopy(config["datasets"][dataset_name])
+            if args.pattern_seed is not None and isinstance(entry["pattern"], dict):
+                entry["pattern"]["seed"] = args.pattern_seed
+            if args.n_train:
+                entry["n_train"] = args.n_train
+            for seed in args.seeds:
+                start = time.perf_counter()
+                summary = run_once(config, dataset_name, entry, seed, args.method, params, Path(tmp))
+                scores = " ".join(
+                    f"{key}={summary[key]:.3f}" if isinstance(summary[key], float) else f"{key}={summary[key]}"
+                    for key in SCORES
+                )
+                seconds = time.perf_counter() - start
+                print(f"{dataset_name} seed {seed} {args.method} {args.params}: {scores} ({seconds:.0f} s)", flush=True)
+                if args.show_pattern and not summary["structure_exact"]:
+                    print(f"  recovered {summary['recovered']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

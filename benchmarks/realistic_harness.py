@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[100, 101])
     parser.add_argument("--methods", nargs="+", default=["oracle", "wcrl", "mcl"])
     parser.add_argument("--training", default="{}", help="JSON overrides of the realistic experiment's training")
+    parser.add_argument("--params", default="{}", help="JSON {method: {option: value}} merged into its params")
     parser.add_argument("--cache", default="/tmp/shapes-text-dev")
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--json", default=None, help="append one JSON line per run to this file")
@@ -52,6 +53,7 @@ def main() -> None:
         dataset = load_dataset(data)
         for method_name in args.methods:
             entry = config["methods"][method_name]
+            entry = entry | {"params": entry["params"] | json.loads(args.params).get(method_name, {})}
             run_seed = derive_seed("realistic", "shapes-text", method_name, seed) % 2**31
             model, record = fit(dataset, entry["method"], entry["params"], training, run_seed, method_name)
             encodings = {split: encode(model, dataset.split(split)[1]) for split in ("val", "test")}

@@ -132,6 +132,33 @@ def test_encoders_map_stored_rows_to_k_coordinates(side):
         build_encoder("cnn", 3 * 30 * 30, 7, 32, 2)
 
 
+def test_text_encoder_gives_every_parameter_a_gradient_but_the_padding_embedding():
+    torch.manual_seed(0)
+    text = build_encoder("text", shapes_text.CAPTION_LENGTH, 5, 16, 2)
+    captions = ("a red star at the top left", "there is a blue square in the bottom center of the picture")
+    tokens = torch.from_numpy(np.stack([shapes_text.tokenise(caption) for caption in captions * 2]))
+    (text(tokens)[:, 0] * torch.tensor([1.0, 2.0, 3.0, 5.0])).sum().backward()
+    for name, parameter in text.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert text.embedding.weight.grad[0].abs().sum() == 0
+
+
+def test_cnn_runs_channels_last_and_every_layer_gets_a_gradient():
+    torch.manual_seed(0)
+    cnn = build_encoder("cnn", 3 * 32 * 32, 7, 32, 2)
+    images = torch.randint(0, 256, (6, 3 * 32 * 32), dtype=torch.uint8)
+    cnn(images).square().sum().backward()
+    for name, parameter in cnn.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    first = cnn.features[0]
+    assert first.stride == (1, 1) and first.weight.is_contiguous(memory_format=torch.channels_last)
+    reference = cnn.features.to(memory_format=torch.contiguous_format)
+    cnn.eval()
+    stacked = images.float().reshape(-1, 3, 32, 32) / 255.0 - 0.5
+    expected = cnn.standardise(cnn.head(reference(stacked).flatten(1)))
+    assert torch.allclose(cnn(images), expected, atol=1e-5)
+
+
 def test_short_mcl_training_makes_the_shared_factors_decodable(tmp_path):
     torch.set_num_threads(1)
     write_dataset(spec(n_train=3000, n_val=600, n_test=600, image_size=16), 0, tmp_path)

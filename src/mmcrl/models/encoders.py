@@ -36,7 +36,9 @@ class ImageEncoder(nn.Module):
     x ↦ x / 255 − ½, a [3×3 conv, stride 1, c channels, LeakyReLU] at full resolution (fine detail: the shape),
     then log2(H / 4) blocks of [3×3 conv, stride 2, LeakyReLU] (channels 2c, 2c, ..., c = max(8, width / 8)) down
     to 4 × 4, then ``depth`` − 1 hidden LeakyReLU layers of size ``width`` on the flattened features and a linear
-    output layer (at least one hidden layer), then the batch standardisation of the module docstring.
+    output layer (at least one hidden layer), then the batch standardisation of the module docstring. The
+    convolutions run channels-last, which halves their CPU time. (Dropping the full-resolution layer cut the
+    step by another 2× but lost the shape: on tuning seeds the oracle's shape accuracy fell from 0.49 to 0.34.)
     """
 
     def __init__(self, input_dim: int, output_dim: int, width: int, depth: int) -> None:
@@ -51,13 +53,14 @@ class ImageEncoder(nn.Module):
         while size > 4:
             layers += [nn.Conv2d(previous, 2 * channels, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
             previous, size = 2 * channels, size // 2
-        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.features = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.head = mlp_encoder(previous * size * size, output_dim, width, max(1, depth - 1))
         self.standardise = nn.BatchNorm1d(output_dim, affine=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         images = x.to(torch.float32).reshape(-1, 3, self.side, self.side) / 255.0 - 0.5
-        return self.standardise(self.head(self.features(images)))
+        features = self.features(images.contiguous(memory_format=torch.channels_last))
+        return self.standardise(self.head(features.contiguous().flatten(1)))
 
 
 class TextEncoder(nn.Module):

@@ -2,7 +2,7 @@
 
 Each method's ``training_loss`` + backward + Adam step on random inputs shaped like the dataset (d_m, k_m = |S_m|),
 one CPU thread; methods are interleaved over ``--rounds`` so that a change in machine load hits them alike.
-Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 40] [--rounds 2] [--batch-size 256]
+Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 40] [--rounds 2] [--batch-size 128]
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ def main() -> None:
     parser.add_argument("--dataset", default="chain3")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    context = shaped_context(load_config(args.config), args.dataset)
+    config = load_config(args.config)
+    args.batch_size = args.batch_size or config["training"]["batch_size"]
+    context = shaped_context(config, args.dataset)
     batch = [torch.randn(args.batch_size, d) for d in context.observed_dims]
     names = [name for name, cls in REGISTRY.items() if cls.trainable]
     models = {name: build_method(name, context, {}) for name in names}

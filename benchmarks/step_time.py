@@ -4,7 +4,7 @@ Both methods share the encoders, the InfoNCE and the uniformity term (standardis
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
 plan is frozen (after 3/4 of training). The difference is the module's cost, shown while it runs (every step before
 the freeze) and averaged over a whole schedule (progress 0 → 1, so the last quarter of the steps after the freeze).
-Usage: python benchmarks/step_time.py [--steps 60] [--batch-size 256] [--device cpu]
+Usage: python benchmarks/step_time.py [--steps 60] [--batch-size 128] [--device cpu]
 """
 
 from __future__ import annotations
@@ -64,11 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(args.config)
+    args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)
     print(f"device {device}, batch {args.batch_size}, {args.steps} steps, 1 CPU thread")
     columns = f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6}"

@@ -275,34 +275,26 @@ PATTERN_PANELS_PER_ROW = 4  # the true pattern and three methods per row, so the
 
 def _patterns_figure(experiment: str, records: list[dict[str, Any]], style: MethodStyle) -> Figure:
     """A block per dataset: the true pattern, then each method's recovered pattern (lowest seed), wrapped into rows
-    of PATTERN_PANELS_PER_ROW panels, cells of equal size."""
+    of PATTERN_PANELS_PER_ROW panels, every cell the same size (0.4 inch; a row is as wide as its panels)."""
     chosen: dict[tuple[str, str], dict[str, Any]] = {}
     for record in sorted(records, key=lambda r: (r["dataset"], r["method"], r["seed"])):
         chosen.setdefault((record["dataset"], record["method"]), record)
     datasets = sorted({dataset for dataset, _ in chosen})
-    blocks = [
-        _dataset_panels({m: chosen[(dataset, m)] for m in style.order if (dataset, m) in chosen}, style)
-        for dataset in datasets
-    ]
-    columns = min(PATTERN_PANELS_PER_ROW, max(len(block) for block in blocks))
-    # a grid column is as wide as its widest panel (at least 2 cells); 0.4 inch per cell, 1.4 inch of labels per row
-    column_widths = [
-        max(max(2, block[i].pattern.shape[1]) for block in blocks for i in range(c, len(block), columns))
-        for c in range(columns)
-    ]
-    rows = [-(-len(block) // columns) for block in blocks]
-    heights = [n * (0.4 * block[0].pattern.shape[0] + 1.4) for n, block in zip(rows, blocks, strict=True)]
-    width = max(6.5, 0.4 * sum(column_widths) + 0.5 * columns + 0.9)
+    rows = []  # (dataset, panels of one row of the figure)
+    for dataset in datasets:
+        panels = _dataset_panels({m: chosen[(dataset, m)] for m in style.order if (dataset, m) in chosen}, style)
+        starts = range(0, len(panels), PATTERN_PANELS_PER_ROW)
+        rows += [(dataset, panels[start : start + PATTERN_PANELS_PER_ROW]) for start in starts]
+    widths = [[max(2, panel.pattern.shape[1]) for panel in panels] for _, panels in rows]
+    heights = [0.4 * panels[0].pattern.shape[0] + 1.4 for _, panels in rows]  # inches: 0.4 per cell, 1.4 of labels
+    width = max(6.5, max(0.4 * sum(w) + 0.5 * len(w) for w in widths) + 0.9)
     figure = _new_figure(width, sum(heights) + 1.2)
-    subfigures = figure.subfigures(len(blocks), 1, height_ratios=heights, squeeze=False)[:, 0]
-    for subfigure, dataset, block, n_rows in zip(subfigures, datasets, blocks, rows, strict=True):
-        grid = subfigure.subplots(n_rows, columns, width_ratios=column_widths, squeeze=False)
-        for ax, panel in zip(grid.flat, block, strict=False):
+    subfigures = figure.subfigures(len(rows), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for subfigure, (dataset, panels), row_widths in zip(subfigures, rows, widths, strict=True):
+        axes = subfigure.subplots(1, len(panels), width_ratios=row_widths, squeeze=False)[0]
+        for ax, panel in zip(axes, panels, strict=True):
             _pattern_panel(ax, panel)
-        for ax in grid.flat[len(block) :]:
-            ax.set_visible(False)
-        for ax in grid[:, 0]:
-            ax.set_ylabel(f"{dataset}\nmodality")
+        axes[0].set_ylabel(f"{dataset}\nmodality")
     figure.suptitle(f"{experiment}: true vs recovered sharing pattern (lowest seed)")
     figure.supxlabel(
         "filled: modality sees latent;  red ×: differs from the matched true column\n"

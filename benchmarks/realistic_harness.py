@@ -23,7 +23,7 @@ from mmcrl.data.synthetic import load_dataset
 from mmcrl.evaluate import evaluate_run
 from mmcrl.io import derive_seed
 from mmcrl.recover import recover_structure
-from mmcrl.train import encode, fit
+from mmcrl.train import fit, held_out_encodings
 
 
 def main() -> None:
@@ -56,8 +56,7 @@ def main() -> None:
             entry = entry | {"params": entry["params"] | json.loads(args.params).get(method_name, {})}
             run_seed = derive_seed("realistic", "shapes-text", method_name, seed) % 2**31
             model, record = fit(dataset, entry["method"], entry["params"], training, run_seed, method_name)
-            encodings = {split: encode(model, dataset.split(split)[1]) for split in ("val", "test")}
-            info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
+            encodings, info = held_out_encodings(model, dataset, record)
             if args.save:
                 Path(args.save).mkdir(parents=True, exist_ok=True)
                 arrays = {f"{split}{m}": h for split, hs in encodings.items() for m, h in enumerate(hs)}

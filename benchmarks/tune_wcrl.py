@@ -26,11 +26,10 @@ from pathlib import Path
 from mmcrl.config import load_config
 from mmcrl.data.kinds import spec_from_config, write_dataset
 from mmcrl.data.synthetic import load_dataset
-from mmcrl.encodings import HELD_OUT
 from mmcrl.evaluate import evaluate_run
 from mmcrl.io import derive_seed
 from mmcrl.recover import recover_structure
-from mmcrl.train import encode, fit
+from mmcrl.train import fit, held_out_encodings
 
 EVALUATION_SEEDS = range(5)
 EVALUATION_PATTERN_SEEDS = (2026, 5150)
@@ -46,9 +45,8 @@ def run_once(config: dict, dataset_name: str, entry: dict, seed: int, method: st
     training = config["training"]
     train_seed = derive_seed("tune", dataset_name, json.dumps(entry, sort_keys=True), seed) % 2**31
     model, record = fit(dataset, method, params, training, train_seed, f"tune/{dataset_name}/{method}/seed{seed}")
-    held_out = {split: encode(model, dataset.split(split)[1]) for split in HELD_OUT}
+    held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
-    info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
     return result["summary"] | {"recovered": structure["recovered_pattern"]}
 

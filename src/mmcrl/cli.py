@@ -44,8 +44,8 @@ def cmd_synthesize(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from mmcrl.data.synthetic import load_dataset
-    from mmcrl.encodings import HELD_OUT, write_encodings
-    from mmcrl.train import encode, fit, save_checkpoint
+    from mmcrl.encodings import write_encodings
+    from mmcrl.train import fit, held_out_encodings, save_checkpoint
 
     config = _config(args.config)
     entry = _entry(config, "methods", args.method)
@@ -56,9 +56,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     training = experiment_training(config, args.experiment)
     model, record = fit(dataset, entry["method"], entry["params"], training, seed, run, progress)
     save_checkpoint(args.out, model, record | {"method_name": args.method})
-    info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
-    held_out = {split: encode(model, dataset.split(split)[1]) for split in HELD_OUT}
-    write_encodings(args.encodings, held_out, info)
+    write_encodings(args.encodings, *held_out_encodings(model, dataset, record))
     progress.unlink(missing_ok=True)
     log.info("%s trained in %.1f s on %s", run, record["train_seconds"], record["device"])
 

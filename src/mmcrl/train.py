@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from mmcrl.data.synthetic import Dataset
+from mmcrl.encodings import HELD_OUT
 from mmcrl.io import atomic_write
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.methods.base import Method
@@ -204,3 +205,13 @@ def encode(model: Method, observations: list[np.ndarray]) -> list[np.ndarray]:
     """Encodings [f_m(x_m)] of whole arrays, as float64 numpy arrays."""
     tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in observations]
     return [h.double().numpy() for h in model(tensors)]
+
+
+def held_out_encodings(
+    model: Method, dataset: Dataset, record: dict[str, Any]
+) -> tuple[dict[str, list[np.ndarray]], dict[str, Any]]:
+    """(encodings of each :data:`~mmcrl.encodings.HELD_OUT` split, info): what the method was told and its training
+    time — the contents of ``encodings.npz``, which recovery and evaluation read."""
+    encodings = {split: encode(model, dataset.split(split)[1]) for split in HELD_OUT}
+    info = {"told": model.told, "told_pattern": model.told_pattern, "train_seconds": record["train_seconds"]}
+    return encodings, info

@@ -4,7 +4,9 @@ Both methods share the encoders, the InfoNCE and the uniformity term (standardis
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
 plan is frozen (after 3/4 of training). The difference is the module's cost, shown while it runs (every step before
 the freeze) and averaged over a whole schedule (progress 0 → 1, so the last quarter of the steps after the freeze).
-Usage: python benchmarks/step_time.py [--steps 60] [--batch-size 128] [--device cpu]
+The three measurements are interleaved over ``--rounds`` (a fresh model each round) and the best round of each is
+reported, so that a change in machine load hits them alike.
+Usage: python benchmarks/step_time.py [--steps 60] [--rounds 5] [--batch-size 128] [--device cpu]
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -71,7 +74,7 @@ def main() -> None:
     config = load_config(args.config)
     args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)
-    print(f"device {device}, batch {args.batch_size}, {args.steps} steps, 1 CPU thread")
+    print(f"device {device}, batch {args.batch_size}, {args.steps} steps, best of {args.rounds} rounds, 1 CPU thread")
     columns = f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6}"
     print(f"{'dataset':<10} {columns}")
     for name, entry in config["datasets"].items():
@@ -80,10 +83,18 @@ def main() -> None:
         context = shaped_context(config, name)
         batch = [torch.randn(args.batch_size, d, device=device) for d in context.observed_dims]
         options = {"uniformity_standardised": True}
-        fixed = seconds_per_step(build_method("oracle", context, options).to(device), batch, args.steps)
-        learned = seconds_per_step(build_method("wcrl", context, options).to(device), batch, args.steps)
-        whole_run = build_method("wcrl", context, options).to(device)
-        schedule = seconds_per_step(whole_run, batch, args.steps, lambda step: step / args.steps)
+        times: dict[str, list[float]] = {"fixed": [], "learned": [], "schedule": []}
+        for _ in range(args.rounds):
+            models = {
+                kind: build_method(method, context, options).to(device)
+                for kind, method in [("fixed", "oracle"), ("learned", "wcrl"), ("schedule", "wcrl")]
+            }
+            times["fixed"].append(seconds_per_step(models["fixed"], batch, args.steps))
+            times["learned"].append(seconds_per_step(models["learned"], batch, args.steps))
+            times["schedule"].append(
+                seconds_per_step(models["schedule"], batch, args.steps, lambda step: step / args.steps)
+            )
+        fixed, learned, schedule = (min(times[kind]) for kind in ("fixed", "learned", "schedule"))
         print(
             f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.0%} "
             f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.0%}"

@@ -68,6 +68,28 @@ def test_gradients_flow_through_the_plan():
     assert u.grad is not None and torch.isfinite(u.grad).all() and u.grad.abs().sum() > 0
 
 
+def test_plan_gradient_equals_finite_differences_of_the_converged_plan():
+    """The implicit-function gradient of EntropicPlans against central differences of plans run to convergence,
+    in a padded batch (a 3 × 4 and a 2 × 2 problem) with both sides' dustbins."""
+    generator = torch.Generator().manual_seed(7)
+    costs = [
+        torch.rand(3, 4, dtype=torch.float64, generator=generator, requires_grad=True),
+        torch.rand(2, 2, dtype=torch.float64, generator=generator, requires_grad=True),
+    ]
+    weights = [torch.randn(3, 4, dtype=torch.float64, generator=generator), torch.randn(2, 2, dtype=torch.float64)]
+
+    def loss(*tensors):
+        plans, _ = soft_partial_plans(list(tensors), 0.4, 0.1, 3000)
+        return sum((plan * weight).sum() for plan, weight in zip(plans, weights, strict=True))
+
+    assert torch.autograd.gradcheck(loss, tuple(costs), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_a_schedule_whose_kernel_would_underflow_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        StructureModule([3, 2], {"epsilon_end": 1e-4})
+
+
 def test_plan_is_equivariant_to_permuting_coordinates():
     u, v = planted()
     order_u, order_v = torch.tensor([2, 0, 1]), torch.tensor([1, 2, 0])

@@ -40,7 +40,75 @@ def padded_layout(shapes: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Te
     return log_mu, log_nu, real, dustbin
 
 
-def log_sinkhorn(
+class EntropicPlans(torch.autograd.Function):
+    """Entropic OT plans P = argmin_{P ∈ U(μ, ν)} ⟨P, C⟩ − ε H(P) for a batch of costs (P × n × n, float64), with a
+    warm start in the forward pass and the implicit-function gradient in the backward pass.
+
+    Forward: the optimum is P_ij = exp((f_i + g_j − C_ij)/ε) for dual potentials f, g. Starting from ``potentials``
+    (P × 2 × n: f, g of a previous call, e.g. the previous training step; zeros for a cold start) the kernel
+    K_ij = exp((f_i + g_j − C_ij)/ε) is rescaled by ``iterations`` Sinkhorn updates u = μ / (K v), v = ν / (Kᵀ u) and
+    P = diag(u) K diag(v); the scalings are then absorbed, f += ε log u, g += ε log v (the new potentials). Warm, u and
+    v stay near 1; cold, K ≥ exp(−max C / ε), so the scaling domain is exact in float64 as long as max C / ε stays
+    well below ~700, which :func:`check_exponent_range` guards for the structure module. This costs two batched
+    matrix-vector products per iteration, where the log domain needs two log-sum-exps. Entries whose marginal is zero
+    (padding, log-marginal :data:`_NO_MASS`) get zero mass and keep potential 0.
+
+    Backward: differentiating the optimality conditions ε log P_ij = f_i + g_j − C_ij and P 1 = μ, Pᵀ 1 = ν gives, for
+    a loss with gradient G = ∂L/∂P, ∂L/∂C_ij = −P_ij (G_ij − α_i − β_j) / ε, where (α, β) solve the 2n × 2n system
+    Σ_j P_ij (α_i + β_j) = Σ_j P_ij G_ij (every row i), Σ_i P_ij (α_i + β_j) = Σ_i P_ij G_ij (every column j),
+    determined up to α + c, β − c: fixed by β_n = 0 (the dustbin column, which always carries mass). This is the
+    gradient of the converged plan, at the cost of one small batched linear solve, where unrolling the iterations
+    kept an autograd graph of every one of them.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        cost: torch.Tensor,
+        log_mu: torch.Tensor,
+        log_nu: torch.Tensor,
+        epsilon: float,
+        iterations: int,
+        potentials: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        rows, columns = log_mu > _NO_MASS / 2, log_nu > _NO_MASS / 2
+        mu, nu = log_mu.exp()[:, :, None], log_nu.exp()[:, :, None]
+        f, g = potentials[:, 0], potentials[:, 1]
+        # padding entries get kernel 1 (not 0), so no row or column sum is 0; their zero marginal makes u or v 0 there
+        support = rows[:, :, None] & columns[:, None, :]
+        kernel = torch.exp((f[:, :, None] + g[:, None, :] - cost) / epsilon).where(support, 1.0)
+        kernel_t = kernel.transpose(1, 2).contiguous()
+        u, v = mu.clone(), columns[:, :, None].to(cost.dtype)
+        for _ in range(iterations):
+            u = mu / torch.bmm(kernel, v)
+            v = nu / torch.bmm(kernel_t, u)
+        plans = u * kernel * v.transpose(1, 2)
+        f = (f + epsilon * u.squeeze(2).log()).where(rows, 0.0)
+        g = (g + epsilon * v.squeeze(2).log()).where(columns, 0.0)
+        ctx.save_for_backward(plans)
+        ctx.epsilon = epsilon
+        return plans, torch.stack([f, g], dim=1)
+
+    @staticmethod
+    def backward(ctx: Any, grad_plans: torch.Tensor, _grad_potentials: torch.Tensor) -> tuple[Any, ...]:
+        (plans,) = ctx.saved_tensors
+        batch, n, _ = plans.shape
+        weighted = plans * grad_plans
+        row_mass, column_mass = plans.sum(dim=2), plans.sum(dim=1)
+        empty = torch.cat([row_mass, column_mass], dim=1) == 0  # padding: its equation becomes α_i = 0 / β_j = 0
+        system = torch.zeros(batch, 2 * n, 2 * n, dtype=plans.dtype)
+        system[:, :n, n:], system[:, n:, :n] = plans, plans.transpose(1, 2)
+        system.diagonal(dim1=1, dim2=2).copy_(torch.cat([row_mass, column_mass], dim=1) + empty.to(plans.dtype))
+        right = torch.cat([weighted.sum(dim=2), weighted.sum(dim=1)], dim=1)
+        system[:, -1, :] = 0.0  # β_n = 0 replaces the last column's equation (implied by the others)
+        system[:, -1, -1] = 1.0
+        right[:, -1] = 0.0
+        alpha, beta = torch.linalg.solve(system, right).split(n, dim=1)
+        grad_cost = -plans * (grad_plans - alpha[:, :, None] - beta[:, None, :]) / ctx.epsilon
+        return grad_cost, None, None, None, None, None
+
+
+def entropic_plans(
     cost: torch.Tensor,
     log_mu: torch.Tensor,
     log_nu: torch.Tensor,
@@ -48,22 +116,11 @@ def log_sinkhorn(
     iterations: int,
     potentials: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Entropic OT plans P = argmin_{P ∈ U(μ, ν)} ⟨P, C⟩ − ε H(P) for a batch of costs (P × n × n), log domain.
-
-    ``iterations`` alternating updates f = ε log μ − ε LSE_j((g_j − C_ij)/ε), g = ε log ν − ε LSE_i((f_i − C_ij)/ε),
-    from zero or from ``potentials`` (P × 2 × n: f, g of a previous call; a warm start lets a few iterations track a
-    cost that changes a little between training steps); differentiable through the iterations run. Returns the
-    plans exp((f_i + g_j − C_ij)/ε) and the new (detached) potentials.
-    """
+    """The plans of :class:`EntropicPlans` (differentiable in ``cost``) and the new, detached potentials."""
     if potentials is None:
-        f, g = torch.zeros_like(log_mu), torch.zeros_like(log_nu)
-    else:
-        f, g = potentials[:, 0], potentials[:, 1]
-    for _ in range(iterations):
-        f = epsilon * log_mu - epsilon * torch.logsumexp((g[:, None, :] - cost) / epsilon, dim=2)
-        g = epsilon * log_nu - epsilon * torch.logsumexp((f[:, :, None] - cost) / epsilon, dim=1)
-    plans = torch.exp((f[:, :, None] + g[:, None, :] - cost) / epsilon)
-    return plans, torch.stack([f, g], dim=1).detach()
+        potentials = torch.zeros(cost.shape[0], 2, cost.shape[1], dtype=cost.dtype, device=cost.device)
+    plans, potentials = EntropicPlans.apply(cost, log_mu, log_nu, epsilon, iterations, potentials)
+    return plans, potentials.detach()
 
 
 def soft_partial_plans(
@@ -75,7 +132,7 @@ def soft_partial_plans(
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The k_a × k_b real blocks W of the entropic OT plans of several dustbin problems, differentiable in the costs.
 
-    Each problem is solved in float64 by :func:`log_sinkhorn` in the layout of :func:`padded_layout` (all pairs in
+    Each problem is solved in float64 by :func:`entropic_plans` in the layout of :func:`padded_layout` (all pairs in
     one batch: a few tensor operations per iteration, where POT's ``ot.sinkhorn`` runs a Python loop with convergence
     checks per pair; it gives the same plans, see the tests). Row i of W sums to the mass coordinate i sends to b,
     i.e. 1 minus what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
@@ -86,7 +143,7 @@ def soft_partial_plans(
         [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]
     )
     cost_batch = nn.functional.pad(padded.double(), (0, 1, 0, 1)) + dustbin.double() * (dustbin_cost / 2.0)
-    plans, potentials = log_sinkhorn(cost_batch, log_mu, log_nu, epsilon, iterations, potentials)
+    plans, potentials = entropic_plans(cost_batch, log_mu, log_nu, epsilon, iterations, potentials)
     blocks = [plan[: cost.shape[0], : cost.shape[1]].to(cost.dtype) for plan, cost in zip(plans, costs, strict=True)]
     return blocks, potentials
 
@@ -104,8 +161,24 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "freeze_fraction": 0.75,
     "sinkhorn_iterations": 10,
 }
-_NO_DUSTBIN_COST = 1e3  # a dustbin this expensive is never used: the plan matches min(k_a, k_b) coordinates
+_NO_DUSTBIN_COST = 10.0  # > every cost between coordinates: the plan matches min(k_a, k_b) coordinates
 COSTS = ("correlation", "squared", "w1", "correlation+w1")
+_MAX_EXPONENT = 600.0  # exp(−600) ≈ 1e−261: still a normal float64
+
+
+def check_exponent_range(options: dict[str, Any]) -> None:
+    """Refuse a schedule whose kernel exp(−C̃/ε) could underflow in float64 (:class:`EntropicPlans`): the largest
+    cost of the dustbin problem (a coordinate cost, ≤ 1 for ``correlation`` / ``squared``, ≤ 3 with a W1 term,
+    plus half the largest dustbin cost) over the smallest ε must stay below :data:`_MAX_EXPONENT`."""
+    largest_cost = (3.0 if "w1" in options["cost"] else 1.0) + (
+        max(options["dustbin_cost_start"], options["dustbin_cost_end"]) if options["dustbin"] else _NO_DUSTBIN_COST
+    ) / 2.0
+    smallest_epsilon = min(options["epsilon_start"], options["epsilon_end"])
+    if largest_cost / smallest_epsilon > _MAX_EXPONENT:
+        raise ValueError(
+            f"structure: ε = {smallest_epsilon} is too small for costs up to {largest_cost} "
+            f"(cost / ε must stay below {_MAX_EXPONENT:.0f}); raise epsilon_end / epsilon_start"
+        )
 
 
 def standardised(u: torch.Tensor) -> torch.Tensor:
@@ -152,7 +225,7 @@ class StructureModule(nn.Module):
     before the plan commits — started at (0.1, 0.5) the plan committed within ~25 steps and a coordinate left in the
     dustbin then only had the uniformity term to learn from, so a shared latent could be lost, docs/method.md);
     ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that min(k_a, k_b) pairs are
-    always matched. All pairs are solved in one batch (:func:`padded_layout`, :func:`log_sinkhorn`) from one
+    always matched. All pairs are solved in one batch (:func:`padded_layout`, :func:`entropic_plans`) from one
     covariance matrix of all modalities' coordinates, warm-started from the previous step's dual potentials
     (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient`` (Sinkhorn's mass
     constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction`` of training
@@ -169,22 +242,21 @@ class StructureModule(nn.Module):
         self.options = STRUCTURE_DEFAULTS | (options or {})
         if self.options["cost"] not in COSTS:
             raise ValueError(f"structure cost {self.options['cost']!r} is not one of {', '.join(COSTS)}")
+        check_exponent_range(self.options)
         self.latent_dims = list(latent_dims)
         self.pairs = list(itertools.combinations(range(len(latent_dims)), 2))
         self.shapes = [(latent_dims[a], latent_dims[b]) for a, b in self.pairs]
         log_mu, log_nu, real, dustbin = padded_layout(self.shapes)
         size = real.shape[1]
         offsets = np.cumsum([0, *latent_dims])
-        rows = torch.zeros(len(self.pairs), size, dtype=torch.long)
-        columns = torch.zeros(len(self.pairs), size, dtype=torch.long)
-        for p, (a, b) in enumerate(self.pairs):
-            rows[p, : latent_dims[a]] = torch.arange(offsets[a], offsets[a + 1])
-            columns[p, : latent_dims[b]] = torch.arange(offsets[b], offsets[b + 1])
-        for name, value in [("log_mu", log_mu), ("log_nu", log_nu), ("real", real), ("dustbin_entries", dustbin)]:
-            self.register_buffer(name, value, persistent=False)
-        self.register_buffer("rows", rows, persistent=False)
-        self.register_buffer("columns", columns, persistent=False)
         total = int(offsets[-1])
+        block_index = torch.zeros(len(self.pairs), size, size, dtype=torch.long)  # flat index into Σk × Σk
+        for p, (a, b) in enumerate(self.pairs):
+            rows, columns = torch.arange(offsets[a], offsets[a + 1]), torch.arange(offsets[b], offsets[b + 1])
+            block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
+        for name, value in [("log_mu", log_mu), ("log_nu", log_nu), ("real", real), ("block_index", block_index)]:
+            self.register_buffer(name, value, persistent=False)
+        self.register_buffer("dustbin_entries", dustbin.double(), persistent=False)
         self.register_buffer("running_correlation", torch.zeros(total, total))
         self.register_buffer("frozen_plans", torch.zeros(len(self.pairs), size, size))
         self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
@@ -203,11 +275,12 @@ class StructureModule(nn.Module):
 
     def pair_blocks(self, matrix: torch.Tensor) -> torch.Tensor:
         """The P × K × K blocks [k_a × k_b, zero-padded] of a matrix over all coordinates, one per pair (a, b)."""
-        return matrix[self.rows[:, :, None], self.columns[:, None, :]] * self.real
+        return matrix.take(self.block_index) * self.real
 
     def costs(self, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """(P × K × K costs C_ab, Σk × Σk correlation matrix of all coordinates) on the batch."""
-        centred = torch.cat([u - u.mean(dim=0) for u in encodings], dim=1)
+        stacked = torch.cat(encodings, dim=1)
+        centred = stacked - stacked.mean(dim=0)
         covariance = centred.T @ centred / centred.shape[0]
         correlation = correlation_from_covariance(covariance)
         kind = self.options["cost"]
@@ -238,12 +311,12 @@ class StructureModule(nn.Module):
         else:
             cost, correlation = self.costs(encodings)
             if self.training:
-                self.running_correlation.mul_(0.9).add_(0.1 * correlation.detach())
+                self.running_correlation.lerp_(correlation.detach(), 0.1)
             if not self.options["plan_gradient"]:
                 cost = cost.detach()
             epsilon, dustbin_cost = self.schedule(progress)
             cost_batch = nn.functional.pad(cost.double(), (0, 1, 0, 1)) + self.dustbin_entries * (dustbin_cost / 2.0)
-            plans, potentials = log_sinkhorn(
+            plans, potentials = entropic_plans(
                 cost_batch, self.log_mu, self.log_nu, epsilon, self.options["sinkhorn_iterations"], self.potentials
             )
             plans = plans.to(encodings[0].dtype)

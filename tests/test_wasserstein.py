@@ -124,9 +124,9 @@ def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     model = build_method("wcrl", context, params)
     batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]
     assert torch.isfinite(model.loss(model(batch), 0.1))
-    model.loss(model(batch), 0.7)
+    model.loss(model(batch), 0.85)
     assert not bool(model.structure.frozen)
-    model.loss(model(batch), 0.8)  # past freeze_fraction = 0.75
+    model.loss(model(batch), 0.95)  # past freeze_fraction = 0.9
     assert bool(model.structure.frozen)
     assert set(model.structure.frozen_plans[0].unique().tolist()) <= {0.0, 1.0}
     assert model.context.sharing_pattern is None

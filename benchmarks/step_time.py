@@ -2,8 +2,8 @@
 
 Both methods share the encoders, the InfoNCE and the uniformity term (standardised, as wcrl's); `oracle` uses a fixed
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
-plan is frozen (after 3/4 of training). The difference is the module's cost, shown while it runs (every step before
-the freeze) and averaged over a whole schedule (progress 0 → 1, so the last quarter of the steps after the freeze).
+plan is frozen (after 0.9 of training). The difference is the module's cost, shown while it runs (every step before
+the freeze) and averaged over a whole schedule (progress 0 → 1, so the last tenth of the steps after the freeze).
 The three measurements are interleaved over ``--rounds`` (a fresh model each round) and the best round of each is
 reported, so that a change in machine load hits them alike.
 Usage: python benchmarks/step_time.py [--steps 60] [--rounds 5] [--batch-size 128] [--device cpu]

@@ -288,7 +288,8 @@ class StructureModule(nn.Module):
         kind = self.options["cost"]
         if kind == "w1":
             return self.marginal_costs(encodings), correlation
-        cost = self.pair_blocks(covariance_costs(covariance, "squared" if kind == "squared" else "correlation"))
+        matrix = covariance_costs(covariance, "squared") if kind == "squared" else 1.0 - correlation.abs()
+        cost = self.pair_blocks(matrix)
         if kind == "correlation+w1":
             cost = cost + self.marginal_costs(encodings)
         return cost, correlation
@@ -325,7 +326,11 @@ class StructureModule(nn.Module):
             signs = torch.sign(self.pair_blocks(correlation.detach()))
             if self.training:
                 self.potentials.copy_(potentials)
-        return [(plans[p, :k_a, :k_b], signs[p, :k_a, :k_b]) for p, (k_a, k_b) in enumerate(self.shapes)]
+        # unbind, not plans[p]: one backward node for all pairs instead of one per pair plus the accumulation
+        return [
+            (plan[:k_a, :k_b], sign[:k_a, :k_b])
+            for plan, sign, (k_a, k_b) in zip(plans.unbind(0), signs.unbind(0), self.shapes, strict=True)
+        ]
 
     def alignment_loss(self, encodings: list[torch.Tensor], progress: float, tau: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(u_a, u_b): the contrastive term weighted by the plans."""

@@ -1,8 +1,8 @@
 """Training-step time of every trainable method on one dataset's shapes, side by side in one process.
 
 Each method's ``training_loss`` + backward + Adam step on random inputs shaped like the dataset (d_m, k_m = |S_m|),
-one CPU thread; methods are interleaved over ``--rounds`` so that a change in machine load hits them alike.
-Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 40] [--rounds 2] [--batch-size 128]
+one CPU thread; the methods' steps are interleaved one by one so that a change in machine load hits them alike.
+Usage: python benchmarks/baseline_step_time.py [--dataset chain3] [--steps 100] [--batch-size 128]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from step_time import seconds_per_step, shaped_context  # the benchmark beside this one (same directory)
+from step_time import interleaved_step_seconds, shaped_context  # the benchmark beside this one (same directory)
 
 from mmcrl.config import load_config
 from mmcrl.methods import REGISTRY, build_method
@@ -20,8 +20,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--dataset", default="chain3")
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -31,17 +30,12 @@ def main() -> None:
     context = shaped_context(config, args.dataset)
     batch = [torch.randn(args.batch_size, d) for d in context.observed_dims]
     names = [name for name, cls in REGISTRY.items() if cls.trainable]
-    models = {name: build_method(name, context, {}) for name in names}
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for _ in range(args.rounds):
-        for name in names:
-            times[name].append(seconds_per_step(models[name], batch, args.steps))
-    reference = min(times["mcl"])
-    print(f"{args.dataset}, batch {args.batch_size}, {args.steps} steps × {args.rounds} rounds, 1 CPU thread")
+    runs = [(build_method(name, context, {}), lambda _: 0.1) for name in names]
+    times = dict(zip(names, interleaved_step_seconds(runs, batch, args.steps), strict=True))
+    print(f"{args.dataset}, batch {args.batch_size}, {args.steps} interleaved steps, 1 CPU thread")
     print(f"{'method':<10} {'ms/step':>8} {'× mcl':>6}")
     for name in names:
-        best = min(times[name])
-        print(f"{name:<10} {best * 1e3:>8.1f} {best / reference:>6.2f}")
+        print(f"{name:<10} {times[name] * 1e3:>8.1f} {times[name] / times['mcl']:>6.2f}")
 
 
 if __name__ == "__main__":

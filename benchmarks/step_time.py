@@ -4,9 +4,9 @@ Both methods share the encoders, the InfoNCE and the uniformity term (standardis
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
 plan is frozen (after 0.9 of training). The difference is the module's cost, shown while it runs (every step before
 the freeze) and averaged over a whole schedule (progress 0 → 1, so the last tenth of the steps after the freeze).
-The three measurements are interleaved over ``--rounds`` (a fresh model each round) and the best round of each is
-reported, so that a change in machine load hits them alike.
-Usage: python benchmarks/step_time.py [--steps 60] [--rounds 5] [--batch-size 128] [--device cpu]
+The three runs are interleaved step by step and each is timed by its mean step, so that a change in machine load
+hits them alike (on a shared 2-core VM, blocks of steps timed one after the other differed by ±30 %).
+Usage: python benchmarks/step_time.py [--steps 200] [--batch-size 128] [--device cpu]
 """
 
 from __future__ import annotations
@@ -42,31 +42,34 @@ def shaped_context(config: dict[str, Any], dataset: str) -> MethodContext:
     )
 
 
-def seconds_per_step(
-    model: torch.nn.Module, batch: list[torch.Tensor], steps: int, progress: Callable[[int], float] = lambda _: 0.1
-) -> float:
-    """Mean seconds per optimiser step (``training_loss``, backward, Adam) after :data:`WARMUP_STEPS` warm-up steps,
-    step s at training progress ``progress(s)``."""
-    optimizer = Adam(model.parameters(), lr=1e-3)
+def interleaved_step_seconds(
+    runs: list[tuple[torch.nn.Module, Callable[[int], float]]], batch: list[torch.Tensor], steps: int
+) -> list[float]:
+    """Mean seconds per optimiser step of each (model, progress) run, their steps interleaved one by one (step s of
+    every run, then step s + 1, …), so that a change in machine load hits every run alike; step s runs at training
+    progress ``progress(s)``; :data:`WARMUP_STEPS` untimed steps first."""
+    optimizers = [Adam(model.parameters(), lr=1e-3) for model, _ in runs]
     cuda = batch[0].device.type == "cuda"
+    totals = [0.0] * len(runs)
     for step in range(steps + WARMUP_STEPS):
-        if step == WARMUP_STEPS:
+        for index, ((model, progress), optimizer) in enumerate(zip(runs, optimizers, strict=True)):
             if cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        loss = model.training_loss(batch, progress(max(0, step - WARMUP_STEPS)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        loss.item()
-    return (time.perf_counter() - start) / steps
+            loss = model.training_loss(batch, progress(max(0, step - WARMUP_STEPS)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            if step >= WARMUP_STEPS:
+                totals[index] += time.perf_counter() - start
+    return [total / steps for total in totals]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -74,7 +77,7 @@ def main() -> None:
     config = load_config(args.config)
     args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)
-    print(f"device {device}, batch {args.batch_size}, {args.steps} steps, best of {args.rounds} rounds, 1 CPU thread")
+    print(f"device {device}, batch {args.batch_size}, {args.steps} interleaved steps, 1 CPU thread")
     columns = f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6}"
     print(f"{'dataset':<10} {columns}")
     for name, entry in config["datasets"].items():
@@ -83,18 +86,12 @@ def main() -> None:
         context = shaped_context(config, name)
         batch = [torch.randn(args.batch_size, d, device=device) for d in context.observed_dims]
         options = {"uniformity_standardised": True}
-        times: dict[str, list[float]] = {"fixed": [], "learned": [], "schedule": []}
-        for _ in range(args.rounds):
-            models = {
-                kind: build_method(method, context, options).to(device)
-                for kind, method in [("fixed", "oracle"), ("learned", "wcrl"), ("schedule", "wcrl")]
-            }
-            times["fixed"].append(seconds_per_step(models["fixed"], batch, args.steps))
-            times["learned"].append(seconds_per_step(models["learned"], batch, args.steps))
-            times["schedule"].append(
-                seconds_per_step(models["schedule"], batch, args.steps, lambda step: step / args.steps)
-            )
-        fixed, learned, schedule = (min(times[kind]) for kind in ("fixed", "learned", "schedule"))
+        runs = [
+            (build_method("oracle", context, options).to(device), lambda _: 0.1),
+            (build_method("wcrl", context, options).to(device), lambda _: 0.1),
+            (build_method("wcrl", context, options).to(device), lambda step: step / args.steps),
+        ]
+        fixed, learned, schedule = interleaved_step_seconds(runs, batch, args.steps)
         print(
             f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.0%} "
             f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.0%}"

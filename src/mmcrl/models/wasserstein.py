@@ -159,7 +159,7 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.75,
     "freeze_fraction": 0.9,
-    "sinkhorn_iterations": 10,
+    "sinkhorn_iterations": 5,
 }
 _NO_DUSTBIN_COST = 10.0  # > every cost between coordinates: the plan matches min(k_a, k_b) coordinates
 COSTS = ("correlation", "squared", "w1", "correlation+w1")

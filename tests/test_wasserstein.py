@@ -85,6 +85,16 @@ def test_plan_gradient_equals_finite_differences_of_the_converged_plan():
     assert torch.autograd.gradcheck(loss, tuple(costs), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
+def test_gradient_is_finite_when_the_plan_splits_into_disconnected_parts():
+    """Without a dustbin (cost 10) and k_a = k_b, a sharp plan is a permutation plus the dustbin-to-dustbin entry: with
+    exp(−9 / ε) = 0 exactly, every matched pair is a part of its own, and the backward system needs the ridge."""
+    cost = torch.tensor([[0.0, 9.0], [9.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    (block,), _ = soft_partial_plans([cost], 10.0, 0.005, 50)
+    assert torch.equal(block, torch.eye(2, dtype=torch.float64))
+    (block * torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)).sum().backward()
+    assert torch.isfinite(cost.grad).all()
+
+
 def test_a_schedule_whose_kernel_would_underflow_is_refused():
     with pytest.raises(ValueError, match="too small"):
         StructureModule([3, 2], {"epsilon_end": 1e-4})

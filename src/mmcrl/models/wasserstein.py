@@ -17,6 +17,7 @@ from torch import nn
 
 from mmcrl.matching import exact_partial_matching
 
+_SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (EntropicPlans)
 _NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
 
 
@@ -56,9 +57,12 @@ class EntropicPlans(torch.autograd.Function):
     Backward: differentiating the optimality conditions ε log P_ij = f_i + g_j − C_ij and P 1 = μ, Pᵀ 1 = ν gives, for
     a loss with gradient G = ∂L/∂P, ∂L/∂C_ij = −P_ij (G_ij − α_i − β_j) / ε, where (α, β) solve the 2n × 2n system
     Σ_j P_ij (α_i + β_j) = Σ_j P_ij G_ij (every row i), Σ_i P_ij (α_i + β_j) = Σ_i P_ij G_ij (every column j),
-    determined up to α + c, β − c: fixed by β_n = 0 (the dustbin column, which always carries mass). This is the
-    gradient of the converged plan, at the cost of one small batched linear solve, where unrolling the iterations
-    kept an autograd graph of every one of them.
+    determined up to α + c, β − c on every connected part of the plan's support (the system matrix, of quadratic form
+    Σ_ij P_ij (α_i + β_j)², is positive semi-definite with that null space, which the right-hand side is orthogonal
+    to, and the gradient does not depend on c). It is solved with a ridge of :data:`_SOLVE_RIDGE` on the diagonal:
+    always solvable (also when a plan splits into disconnected parts, e.g. without a dustbin, or for padding), and
+    off by O(ridge / mass) where the masses are O(1). This is the gradient of the converged plan, at the cost of one
+    small batched linear solve, where unrolling the iterations kept an autograd graph of every one of them.
     """
 
     @staticmethod
@@ -94,15 +98,11 @@ class EntropicPlans(torch.autograd.Function):
         (plans,) = ctx.saved_tensors
         batch, n, _ = plans.shape
         weighted = plans * grad_plans
-        row_mass, column_mass = plans.sum(dim=2), plans.sum(dim=1)
-        empty = torch.cat([row_mass, column_mass], dim=1) == 0  # padding: its equation becomes α_i = 0 / β_j = 0
-        system = torch.zeros(batch, 2 * n, 2 * n, dtype=plans.dtype)
+        system = torch.zeros(batch, 2 * n, 2 * n, dtype=plans.dtype, device=plans.device)
         system[:, :n, n:], system[:, n:, :n] = plans, plans.transpose(1, 2)
-        system.diagonal(dim1=1, dim2=2).copy_(torch.cat([row_mass, column_mass], dim=1) + empty.to(plans.dtype))
+        masses = torch.cat([plans.sum(dim=2), plans.sum(dim=1)], dim=1)
+        system.diagonal(dim1=1, dim2=2).copy_(masses + _SOLVE_RIDGE)
         right = torch.cat([weighted.sum(dim=2), weighted.sum(dim=1)], dim=1)
-        system[:, -1, :] = 0.0  # β_n = 0 replaces the last column's equation (implied by the others)
-        system[:, -1, -1] = 1.0
-        right[:, -1] = 0.0
         alpha, beta = torch.linalg.solve(system, right).split(n, dim=1)
         grad_cost = -plans * (grad_plans - alpha[:, :, None] - beta[:, None, :]) / ctx.epsilon
         return grad_cost, None, None, None, None, None

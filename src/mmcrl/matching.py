@@ -1,4 +1,4 @@
-"""Exact partial matching between the coordinates of two modalities (numpy and scipy only: cheap to import).
+"""Exact partial matching between the coordinates of two modalities (numpy, and scipy when called).
 
 Given a k_a × k_b cost C between coordinates (e.g. C_ij = 1 − |corr(u_i, v_j)|), the partial-matching problem adds
 one dustbin row and column: sending coordinate i of a to the dustbin costs c_u / 2, and so does each coordinate j of b,
@@ -11,7 +11,6 @@ assignment problem. (``mmcrl.models.wasserstein`` solves the entropic, different
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def dustbin_problem(cost: np.ndarray, dustbin_cost: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,6 +36,8 @@ def exact_partial_matching(cost: np.ndarray, dustbin_cost: float) -> list[tuple[
     square = np.zeros((k_a + k_b, k_b + k_a))
     square[:k_a, :k_b] = cost
     square[:k_a, k_b:] = square[k_a:, :k_b] = dustbin_cost / 2.0
+    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize costs ~1 s per training job
+
     rows, columns = linear_sum_assignment(square)
     return [(int(i), int(j)) for i, j in zip(rows, columns, strict=True) if i < k_a and j < k_b]
 

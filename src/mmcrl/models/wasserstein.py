@@ -82,7 +82,7 @@ class EntropicPlans(torch.autograd.Function):
         support = rows[:, :, None] & columns[:, None, :]
         kernel = torch.exp((f[:, :, None] + g[:, None, :] - cost) / epsilon).where(support, 1.0)
         kernel_t = kernel.transpose(1, 2).contiguous()
-        u, v = mu.clone(), columns[:, :, None].to(cost.dtype)
+        u, v = mu, columns[:, :, None].to(cost.dtype)  # u is overwritten by the first iteration
         for _ in range(iterations):
             u = mu / torch.bmm(kernel, v)
             v = nu / torch.bmm(kernel_t, u)
@@ -123,6 +123,12 @@ def entropic_plans(
     return plans, potentials.detach()
 
 
+def with_dustbins(cost: torch.Tensor, dustbin_entries: torch.Tensor, dustbin_cost: float) -> torch.Tensor:
+    """The P × (K+1) × (K+1) float64 costs of the dustbin problems (layout of :func:`padded_layout`): the P × K × K
+    coordinate costs, and c_u / 2 where ``dustbin_entries`` (its dustbin mask) is 1."""
+    return nn.functional.pad(cost.double(), (0, 1, 0, 1)) + dustbin_entries.double() * (dustbin_cost / 2.0)
+
+
 def soft_partial_plans(
     costs: list[torch.Tensor],
     dustbin_cost: float,
@@ -142,8 +148,9 @@ def soft_partial_plans(
     padded = torch.stack(
         [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]
     )
-    cost_batch = nn.functional.pad(padded.double(), (0, 1, 0, 1)) + dustbin.double() * (dustbin_cost / 2.0)
-    plans, potentials = entropic_plans(cost_batch, log_mu, log_nu, epsilon, iterations, potentials)
+    plans, potentials = entropic_plans(
+        with_dustbins(padded, dustbin, dustbin_cost), log_mu, log_nu, epsilon, iterations, potentials
+    )
     blocks = [plan[: cost.shape[0], : cost.shape[1]].to(cost.dtype) for plan, cost in zip(plans, costs, strict=True)]
     return blocks, potentials
 
@@ -194,15 +201,16 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
-def covariance_costs(covariance: torch.Tensor, kind: str) -> torch.Tensor:
+def covariance_costs(covariance: torch.Tensor, kind: str, correlation: torch.Tensor | None = None) -> torch.Tensor:
     """Costs between all coordinates from their covariance matrix Σ: ``correlation`` 1 − |ρ_ij| with
-    ρ_ij = Σ_ij / (σ_i σ_j), or ``squared`` min_± E(u_i ∓ u_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on
-    centred coordinates: the squared difference up to sign, scale-free overall but not per coordinate (it equals
-    1 − |ρ| when σ_i = σ_j and also charges for a difference in scale)."""
-    variance = covariance.diagonal()
+    ρ_ij = Σ_ij / (σ_i σ_j) (``correlation``, when given, is ρ already computed), or ``squared``
+    min_± E(u_i ∓ u_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on centred coordinates: the squared difference
+    up to sign, scale-free overall but not per coordinate (it equals 1 − |ρ| when σ_i = σ_j and also charges for a
+    difference in scale)."""
     if kind == "squared":
+        variance = covariance.diagonal()
         return 1.0 - 2.0 * covariance.abs() / (variance[:, None] + variance[None, :] + 1e-6)
-    return 1.0 - correlation_from_covariance(covariance).abs()
+    return 1.0 - (correlation_from_covariance(covariance) if correlation is None else correlation).abs()
 
 
 def correlation_from_covariance(covariance: torch.Tensor) -> torch.Tensor:
@@ -228,10 +236,10 @@ class StructureModule(nn.Module):
     patterns, docs/method.md; ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that
     min(k_a, k_b) pairs are always matched. All pairs are solved in one batch (:func:`padded_layout`,
     :func:`entropic_plans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
-    step's dual potentials
-    (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient`` (Sinkhorn's mass
-    constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction`` of training
-    the plans are frozen to the exact (network simplex) partial matching of a running mean of the correlations.
+    step's dual potentials (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient``
+    (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction``
+    of training the plans are frozen to the exact (network simplex) partial matching of a running mean of the
+    correlations.
     Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 
@@ -288,8 +296,9 @@ class StructureModule(nn.Module):
         kind = self.options["cost"]
         if kind == "w1":
             return self.marginal_costs(encodings), correlation
-        matrix = covariance_costs(covariance, "squared") if kind == "squared" else 1.0 - correlation.abs()
-        cost = self.pair_blocks(matrix)
+        cost = self.pair_blocks(
+            covariance_costs(covariance, "squared" if kind == "squared" else "correlation", correlation)
+        )
         if kind == "correlation+w1":
             cost = cost + self.marginal_costs(encodings)
         return cost, correlation
@@ -318,9 +327,13 @@ class StructureModule(nn.Module):
             if not self.options["plan_gradient"]:
                 cost = cost.detach()
             epsilon, dustbin_cost = self.schedule(progress)
-            cost_batch = nn.functional.pad(cost.double(), (0, 1, 0, 1)) + self.dustbin_entries * (dustbin_cost / 2.0)
             plans, potentials = entropic_plans(
-                cost_batch, self.log_mu, self.log_nu, epsilon, self.options["sinkhorn_iterations"], self.potentials
+                with_dustbins(cost, self.dustbin_entries, dustbin_cost),
+                self.log_mu,
+                self.log_nu,
+                epsilon,
+                self.options["sinkhorn_iterations"],
+                self.potentials,
             )
             plans = plans.to(encodings[0].dtype)
             signs = torch.sign(self.pair_blocks(correlation.detach()))

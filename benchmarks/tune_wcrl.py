@@ -6,11 +6,16 @@ config/config.yaml); ``--pattern-seed`` redraws a random pattern (``rand5``-styl
 config's ``training:`` section (default study: 400 steps, batch 256, width 128, depth 3) unless overridden. The
 training seed depends on (dataset, replicate seed) only, not on the method or its options, so variants are compared
 from the same initialisation and the same batches. Per run it prints one line: mcc_identifiable, structure_exact,
-structure_f1, mcc_private and the training time.
+structure_f1, mcc_private, the final training loss (mean of the last 50 steps) and the training time.
+
+``--inits I …`` trains each replicate from several initialisations instead (training seed derived from dataset,
+replicate and init index I; one line per init): the per-run success rate, and whether the training loss ranks the
+runs of one replicate (docs/method.md, "Fifth increment").
 
 Usage:
   python benchmarks/tune_wcrl.py --datasets chain3 yao4 --seeds 100 101 --method wcrl --params '{"cost": "squared"}'
   python benchmarks/tune_wcrl.py --datasets rand5 --pattern-seed 100 --seeds 100
+  python benchmarks/tune_wcrl.py --datasets yao4 --seeds 104 105 --inits 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -33,22 +38,26 @@ from mmcrl.train import fit, held_out_encodings
 
 EVALUATION_SEEDS = range(5)
 EVALUATION_PATTERN_SEEDS = (2026, 5150)
-SCORES = ("mcc_identifiable", "structure_exact", "structure_f1", "mcc_private")
+SCORES = ("mcc_identifiable", "structure_exact", "structure_f1", "mcc_private", "final_loss")
 
 
-def run_once(config: dict, dataset_name: str, entry: dict, seed: int, method: str, params: dict, work: Path) -> dict:
-    """One replicate: write the data, train, recover on the validation split, evaluate; returns the summary."""
+def run_once(
+    config: dict, dataset_name: str, entry: dict, seed: int, init: int | None, method: str, params: dict, work: Path
+) -> dict:
+    """One replicate (from initialisation ``init``; None: the replicate's own training seed): write the data, train,
+    recover on the validation split, evaluate; returns the summary, the recovered pattern and the final loss."""
     data_dir = work / f"{dataset_name}-seed{seed}"
     if not (data_dir / "manifest.json").exists():
         write_dataset(spec_from_config(dataset_name, entry), seed, data_dir)
     dataset = load_dataset(data_dir)
     training = config["training"]
-    train_seed = derive_seed("tune", dataset_name, json.dumps(entry, sort_keys=True), seed) % 2**31
+    seed_parts = ["tune", dataset_name, json.dumps(entry, sort_keys=True), seed] + ([] if init is None else [init])
+    train_seed = derive_seed(*seed_parts) % 2**31
     model, record = fit(dataset, method, params, training, train_seed, f"tune/{dataset_name}/{method}/seed{seed}")
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
-    return result["summary"] | {"recovered": structure["recovered_pattern"]}
+    return result["summary"] | {"recovered": structure["recovered_pattern"], "final_loss": record["final_loss"]}
 
 
 def main() -> None:
@@ -63,6 +72,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, help="override training.width")
     parser.add_argument("--n-train", type=int, help="override the datasets' n_train")
     parser.add_argument("--show-pattern", action="store_true", help="print the recovered pattern of inexact runs")
+    parser.add_argument("--inits", nargs="+", type=int, help="train each replicate from these initialisations")
     args = parser.parse_args()
     if any(seed in EVALUATION_SEEDS for seed in args.seeds):
         parser.error("replicate seeds 0–4 are the study's evaluation seeds: tune on seeds ≥ 100")
@@ -84,16 +94,18 @@ def main() -> None:
             if args.n_train:
                 entry["n_train"] = args.n_train
             for seed in args.seeds:
-                start = time.perf_counter()
-                summary = run_once(config, dataset_name, entry, seed, args.method, params, Path(tmp))
-                scores = " ".join(
-                    f"{key}={summary[key]:.3f}" if isinstance(summary[key], float) else f"{key}={summary[key]}"
-                    for key in SCORES
-                )
-                seconds = time.perf_counter() - start
-                print(f"{dataset_name} seed {seed} {args.method} {args.params}: {scores} ({seconds:.0f} s)", flush=True)
-                if args.show_pattern and not summary["structure_exact"]:
-                    print(f"  recovered {summary['recovered']}", flush=True)
+                for init in args.inits or [None]:
+                    start = time.perf_counter()
+                    summary = run_once(config, dataset_name, entry, seed, init, args.method, params, Path(tmp))
+                    scores = " ".join(
+                        f"{key}={summary[key]:.3f}" if isinstance(summary[key], float) else f"{key}={summary[key]}"
+                        for key in SCORES
+                    )
+                    seconds = time.perf_counter() - start
+                    run = f"seed {seed}" + ("" if init is None else f" init {init}")
+                    print(f"{dataset_name} {run} {args.method} {args.params}: {scores} ({seconds:.0f} s)", flush=True)
+                    if args.show_pattern and not summary["structure_exact"]:
+                        print(f"  recovered {summary['recovered']}", flush=True)
 
 
 if __name__ == "__main__":

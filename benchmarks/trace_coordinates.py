@@ -20,14 +20,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
-from tune_wcrl import EVALUATION_SEEDS
+from tune_wcrl import EVALUATION_SEEDS, training_seed
 
 import mmcrl.train
 from mmcrl.config import load_config
 from mmcrl.data.kinds import spec_from_config, write_dataset
 from mmcrl.data.synthetic import load_dataset
-from mmcrl.io import derive_seed
 
 
 def best_latents(encodings: list[np.ndarray], latents: np.ndarray) -> str:
@@ -61,7 +59,6 @@ def main() -> None:
         write_dataset(spec_from_config(args.dataset, entry), args.seed, Path(tmp))
         dataset = load_dataset(Path(tmp))
         latents, observations = dataset.split("val")
-        validation = [torch.from_numpy(x) for x in observations]
 
         def traced(*build_args, **build_kwargs):  # the trainer builds the model; count its steps and look at it
             model = build(*build_args, **build_kwargs)
@@ -70,8 +67,7 @@ def main() -> None:
             def hooked(batch, progress):
                 if steps[0] % args.every == 0:
                     model.eval()
-                    with torch.no_grad():
-                        encodings = [h.double().numpy() for h in model(validation)]
+                    encodings = mmcrl.train.encode(model, observations)
                     model.train()
                     print(f"step {steps[0]:5d} | {best_latents(encodings, latents)}", flush=True)
                 steps[0] += 1
@@ -81,14 +77,11 @@ def main() -> None:
             return model
 
         mmcrl.train.build_method = traced
-        seed_parts = ["tune", args.dataset, json.dumps(entry, sort_keys=True), args.seed]
-        train_seed = derive_seed(*seed_parts, *([] if args.init is None else [args.init])) % 2**31
+        train_seed = training_seed(args.dataset, entry, args.seed, args.init)
         model, record = mmcrl.train.fit(
             dataset, args.method, json.loads(args.params), config["training"], train_seed, "trace"
         )
-    model.eval()
-    with torch.no_grad():
-        print(f"final | {best_latents([h.double().numpy() for h in model(validation)], latents)}")
+    print(f"final | {best_latents(mmcrl.train.encode(model.eval(), observations), latents)}")
     true_sets = [np.flatnonzero(row).tolist() for row in dataset.sharing_pattern]
     print(f"final loss {record['final_loss']:.3f}; true S_m: {true_sets}")
     structure = getattr(model, "structure", None)

@@ -41,6 +41,13 @@ EVALUATION_PATTERN_SEEDS = (2026, 5150)
 SCORES = ("mcc_identifiable", "structure_exact", "structure_f1", "mcc_private", "final_loss")
 
 
+def training_seed(dataset_name: str, entry: dict, seed: int, init: int | None) -> int:
+    """The training seed of a replicate: derived from (dataset, its config entry, replicate seed) and, for ``--inits``,
+    the initialisation index (None: the replicate's own seed) — the same for every method and option."""
+    parts = ["tune", dataset_name, json.dumps(entry, sort_keys=True), seed] + ([] if init is None else [init])
+    return derive_seed(*parts) % 2**31
+
+
 def run_once(
     config: dict, dataset_name: str, entry: dict, seed: int, init: int | None, method: str, params: dict, work: Path
 ) -> dict:
@@ -51,8 +58,7 @@ def run_once(
         write_dataset(spec_from_config(dataset_name, entry), seed, data_dir)
     dataset = load_dataset(data_dir)
     training = config["training"]
-    seed_parts = ["tune", dataset_name, json.dumps(entry, sort_keys=True), seed] + ([] if init is None else [init])
-    train_seed = derive_seed(*seed_parts) % 2**31
+    train_seed = training_seed(dataset_name, entry, seed, init)
     model, record = fit(dataset, method, params, training, train_seed, f"tune/{dataset_name}/{method}/seed{seed}")
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])

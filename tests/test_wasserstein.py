@@ -127,7 +127,15 @@ def test_marginal_distance_is_zero_for_equal_distributions_up_to_sign_and_scale(
 
 
 @pytest.mark.parametrize(
-    "params", [{}, {"dustbin": False}, {"plan_gradient": False}, {"cost": "correlation+w1"}, {"cost": "squared"}]
+    "params",
+    [
+        {},
+        {"dustbin": False},
+        {"plan_gradient": False},
+        {"cost": "correlation"},
+        {"cost": "correlation+w1"},
+        {"cost": "squared"},
+    ],
 )
 def test_wcrl_loss_is_finite_and_freezes_to_a_binary_plan(params):
     context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, np.array([[1, 1, 0, 0], [1, 0, 1, 1], [0, 1, 0, 1]]))
@@ -176,7 +184,7 @@ def test_structure_module_plans_equal_the_per_pair_reference():
     generator = torch.Generator().manual_seed(3)
     encodings = [torch.randn(300, k, generator=generator) for k in (3, 2, 4)]
     encodings[1] = encodings[1] + encodings[0][:, :2]  # some correlation between modalities 0 and 1
-    structure = StructureModule([3, 2, 4], {"sinkhorn_iterations": 200}).eval()
+    structure = StructureModule([3, 2, 4], {"sinkhorn_iterations": 200, "cost": "correlation"}).eval()
     epsilon, dustbin_cost = structure.schedule(0.0)
     pairs = structure(encodings, 0.0)
     costs = [correlation_cost(encodings[a], encodings[b]) for a, b in structure.pairs]
@@ -184,3 +192,41 @@ def test_structure_module_plans_equal_the_per_pair_reference():
     for (plan, signs), expected, (a, b) in zip(pairs, reference, structure.pairs, strict=True):
         torch.testing.assert_close(plan, expected, atol=1e-5, rtol=0)
         assert signs.shape == (structure.latent_dims[a], structure.latent_dims[b])
+
+
+def test_partial_cost_explains_away_a_correlation_carried_by_other_coordinates():
+    """u = (z + 0.1 e0, z + 0.5 e1), v = (z + 0.1 e2, z + 0.5 e3): u1 and v1 correlate (0.8) only through z, which
+    u0 and v0 carry, so their partial correlation given the rest is near 0 (the noise on u0, v0 and the ridge leave
+    ~0.1); u0 and v0 stay partially correlated (0.69: the ridge λ = 0.05 shrinks it, since u1 and v1 nearly repeat
+    them, from 0.92 without)."""
+    generator = torch.Generator().manual_seed(3)
+    z, e = torch.randn(20000, 1, generator=generator), torch.randn(20000, 4, generator=generator)
+    u = torch.cat([z + 0.1 * e[:, :1], z + 0.5 * e[:, 1:2]], dim=1)
+    v = torch.cat([z + 0.1 * e[:, 2:3], z + 0.5 * e[:, 3:]], dim=1)
+    partial, _ = StructureModule([2, 2], {"cost": "partial"}).costs([u, v])
+    marginal, _ = StructureModule([2, 2], {"cost": "correlation"}).costs([u, v])
+    assert abs(float(marginal[0, 1, 1]) - 0.2) < 0.02  # 1 − 1 / 1.25 (1.01 for the 0.1 noise on z: ~0.21)
+    assert float(partial[0, 1, 1]) > 0.85
+    assert float(partial[0, 0, 0]) < 0.4
+    exact, _ = StructureModule([2, 2], {"cost": "partial", "partial_ridge": 1e-6}).costs([u, v])
+    assert float(exact[0, 0, 0]) < 0.1
+
+
+def test_partial_cost_is_the_precision_formula_for_every_pair():
+    """The batched layout (pairs of unequal sizes, padded with an independent unit) against Ω = (R + λ I)⁻¹ of each
+    pair's own correlation matrix R, ρ_ij·rest = −Ω_ij / √(Ω_ii Ω_jj), computed pair by pair in NumPy."""
+    generator = torch.Generator().manual_seed(4)
+    mixing = torch.randn(7, 7, generator=generator, dtype=torch.float64)
+    stacked = torch.randn(500, 7, generator=generator, dtype=torch.float64) @ mixing
+    encodings, dims, ridge = list(stacked.split([3, 2, 2], dim=1)), [3, 2, 2], 0.05
+    module = StructureModule(dims, {"cost": "partial", "partial_ridge": ridge}).double()
+    costs, correlation = module.costs(encodings)
+    offsets = np.cumsum([0, *dims])
+    for p, (a, b) in enumerate(module.pairs):
+        index = np.r_[offsets[a] : offsets[a + 1], offsets[b] : offsets[b + 1]]
+        precision = np.linalg.inv(correlation.numpy()[np.ix_(index, index)] + ridge * np.eye(len(index)))
+        scale = np.sqrt(np.diag(precision))
+        partial = -precision / np.outer(scale, scale)
+        expected = 1.0 - np.abs(partial[: dims[a], dims[a] :])
+        assert np.allclose(costs[p, : dims[a], : dims[b]].numpy(), expected, atol=1e-12)
+        assert float(costs[p, dims[a] :].abs().sum() + costs[p, :, dims[b] :].abs().sum()) == 0.0  # padding

@@ -27,6 +27,7 @@ class MMVAEW(MMVAE):
     # slower annealing (over 3/4, frozen at 0.9) were chosen for wcrl; the start was mixed for mmvae-w on two chain3
     # tuning seeds (docs/method.md), the annealing was not tried on it
     structure_defaults: ClassVar[dict[str, Any]] = {
+        "cost": "correlation",  # the partial-correlation cost was chosen for wcrl and not tried on mmvae-w
         "epsilon_start": 0.1,
         "dustbin_cost_start": 0.5,
         "anneal_fraction": 0.5,

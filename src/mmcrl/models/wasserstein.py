@@ -177,8 +177,7 @@ _MAX_EXPONENT = 600.0  # exp(−600) ≈ 1e−261: still a normal float64
 def check_exponent_range(options: dict[str, Any]) -> None:
     """Refuse a schedule whose kernel exp(−C̃/ε) could underflow in float64 (:class:`EntropicPlans`): the largest
     cost of the dustbin problem (a coordinate cost, ≤ 1 for ``partial`` / ``correlation`` / ``squared``, ≤ 3 with a
-    W1 term,
-    plus half the largest dustbin cost) over the smallest ε must stay below :data:`_MAX_EXPONENT`."""
+    W1 term, plus half the largest dustbin cost) over the smallest ε must stay below :data:`_MAX_EXPONENT`."""
     largest_cost = (3.0 if "w1" in options["cost"] else 1.0) + (
         max(options["dustbin_cost_start"], options["dustbin_cost_end"]) if options["dustbin"] else _NO_DUSTBIN_COST
     ) / 2.0
@@ -265,15 +264,13 @@ class StructureModule(nn.Module):
         offsets = np.cumsum([0, *latent_dims])
         total = int(offsets[-1])
         block_index = torch.zeros(len(self.pairs), size, size, dtype=torch.long)  # flat index into Σk × Σk
+        pair_index = torch.full((len(self.pairs), 2 * size), total, dtype=torch.long)  # total: an independent unit
         for p, (a, b) in enumerate(self.pairs):
             rows, columns = torch.arange(offsets[a], offsets[a + 1]), torch.arange(offsets[b], offsets[b + 1])
             block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
-        pair_index = torch.full((len(self.pairs), 2 * size), total, dtype=torch.long)  # total: an independent unit
-        for p, (a, b) in enumerate(self.pairs):
-            pair_index[p, : latent_dims[a]] = torch.arange(offsets[a], offsets[a + 1])
-            pair_index[p, size : size + latent_dims[b]] = torch.arange(offsets[b], offsets[b + 1])
-        buffers = [("log_mu", log_mu), ("log_nu", log_nu), ("real", real), ("block_index", block_index)]
-        for name, value in [*buffers, ("pair_index", pair_index)]:
+            pair_index[p, : latent_dims[a]], pair_index[p, size : size + latent_dims[b]] = rows, columns
+        buffers = {"log_mu": log_mu, "log_nu": log_nu, "real": real, "block_index": block_index}
+        for name, value in (buffers | {"pair_index": pair_index}).items():
             self.register_buffer(name, value, persistent=False)
         self.register_buffer("dustbin_entries", dustbin.double(), persistent=False)
         self.register_buffer("running_correlation", torch.zeros(total, total))
@@ -328,9 +325,9 @@ class StructureModule(nn.Module):
         size = self.real.shape[1]
         extended = nn.functional.pad(correlation, (0, 1, 0, 1))
         extended[-1, -1] = 1.0
-        blocks = extended[self.pair_index[:, :, None], self.pair_index[:, None, :]]
-        ridge = self.options["partial_ridge"] * torch.eye(2 * size, dtype=blocks.dtype, device=blocks.device)
-        precision = torch.linalg.inv(blocks + ridge)
+        blocks = extended[self.pair_index[:, :, None], self.pair_index[:, None, :]]  # a new tensor: add in place
+        blocks.diagonal(dim1=1, dim2=2).add_(self.options["partial_ridge"])
+        precision = torch.linalg.inv(blocks)
         scale = precision.diagonal(dim1=1, dim2=2).sqrt()
         partial = -precision / (scale[:, :, None] * scale[:, None, :])
         return (1.0 - partial[:, :size, size:].abs()) * self.real

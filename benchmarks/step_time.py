@@ -7,6 +7,7 @@ the freeze) and averaged over a whole schedule (progress 0 → 1, so the last te
 The three runs are interleaved step by step and each is timed by its mean step, so that a change in machine load
 hits them alike (on a shared 2-core VM, blocks of steps timed one after the other differed by ±30 %).
 Usage: python benchmarks/step_time.py [--steps 200] [--batch-size 128] [--device cpu]
+       python benchmarks/step_time.py --config config/config.yaml config/paper.yaml --steps 20   # the paper budget
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ def interleaved_step_seconds(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument(
+        "--config", nargs="+", default=["config/config.yaml"], help="config files, layered as snakemake --configfile"
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, help="default: the config's training.batch_size")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = load_config(args.config)
+    config = load_config(*args.config)
     args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)
     print(f"device {device}, batch {args.batch_size}, {args.steps} interleaved steps, 1 CPU thread")

@@ -83,3 +83,31 @@ def test_the_full_study_config_merges_over_the_default_and_validates():
     assert set(config["experiments"]) == set(default["experiments"])  # the same names: nothing of the default left
     assert config["training"]["steps"] >= 10 * validate_config(default)["training"]["steps"]
     assert "rand5" in config["experiments"]["comparison"]["datasets"]
+
+
+def test_layered_config_files_merge_as_snakemake_merges_them():
+    """``load_config(A, B, C)`` = ``snakemake --configfile A B C``: the same merged tree as Snakemake's own rule, so
+    the benchmarks read config/paper-wcrl.yaml on top of paper.yaml as the workflow does."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from snakemake.utils import update_config
+
+    from mmcrl.config import layered, load_config
+
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "config" / name for name in ("config.yaml", "paper.yaml", "paper-wcrl.yaml")]
+    layers = [yaml.safe_load(path.read_text()) for path in files]
+    expected = copy.deepcopy(layers[0])
+    merged: dict = {}
+    for layer in layers:
+        merged = layered(merged, layer)
+    for layer in layers[1:]:
+        update_config(expected, layer)
+    assert merged == expected
+    config = load_config(*files)
+    assert config["experiments"]["comparison"]["methods"] == ["wcrl"]
+    assert config["experiments"]["comparison"]["seeds"] == [0]
+    assert config["training"]["batch_size"] == 1024  # paper.yaml's, kept under the third layer
+    assert layered({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}, "d": [4]}) == {"a": {"b": 3, "c": 2}, "d": [4]}

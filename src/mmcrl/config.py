@@ -27,15 +27,32 @@ def schema() -> dict[str, Any]:
     return yaml.safe_load(resources.files("mmcrl").joinpath("config.schema.yaml").read_text())
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file and return it validated, with defaults filled in."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: config file not found") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from error
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Read one or more YAML config files, layered as Snakemake's ``--configfile A B`` layers them (each later file
+    overrides the earlier ones key by key, mappings merged recursively), and return the result validated, with
+    defaults filled in."""
+    raw: dict[str, Any] = {}
+    for path in paths:
+        try:
+            layer = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError as error:
+            raise ConfigError(f"{path}: config file not found") from error
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from error
+        raw = layered(raw, layer)
     return validate_config(raw)
+
+
+def layered(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``override``: a key whose values are mappings in both is merged recursively, any other key
+    of ``override`` replaces base's (Snakemake's rule for several config files)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = layered(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def validate_config(raw: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ config/config.yaml); ``--pattern-seed`` redraws a random pattern (``rand5``-styl
 config's ``training:`` section (default study: 400 steps, batch 256, width 128, depth 3) unless overridden. The
 training seed depends on (dataset, replicate seed) only, not on the method or its options, so variants are compared
 from the same initialisation and the same batches. Per run it prints one line: mcc_identifiable, structure_exact,
-structure_f1, mcc_private, the final training loss (mean of the last 50 steps) and the training time.
+structure_f1, mcc_private, the final training loss (mean of the last 50 steps), two label-free checks of the
+recovered structure (the number of conflicts refused by the recovery's union-find, and the Jaccard agreement between
+the pairs the frozen plans match and those recovered on held-out data) and the training time.
 
 ``--inits I …`` trains each replicate from several initialisations instead (training seed derived from dataset,
 replicate and init index I; one line per init): the per-run success rate, and whether the training loss ranks the
@@ -38,7 +40,15 @@ from mmcrl.train import fit, held_out_encodings
 
 EVALUATION_SEEDS = range(5)
 EVALUATION_PATTERN_SEEDS = (2026, 5150)
-SCORES = ("mcc_identifiable", "structure_exact", "structure_f1", "mcc_private", "final_loss")
+SCORES = (
+    "mcc_identifiable",
+    "structure_exact",
+    "structure_f1",
+    "mcc_private",
+    "final_loss",
+    "conflicts",
+    "plan_agreement",
+)
 
 
 def training_seed(dataset_name: str, entry: dict, seed: int, init: int | None) -> int:
@@ -63,7 +73,29 @@ def run_once(
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
-    return result["summary"] | {"recovered": structure["recovered_pattern"], "final_loss": record["final_loss"]}
+    return result["summary"] | {
+        "recovered": structure["recovered_pattern"],
+        "final_loss": record["final_loss"],
+        "conflicts": len(structure["conflicts"]),
+        "plan_agreement": plan_agreement(model, structure["matches"]),
+    }
+
+
+def plan_agreement(model: object, matches: list[dict]) -> float:
+    """Label-free check of a run: Jaccard overlap between the coordinate pairs the structure module's frozen plans
+    match and those recovered from the held-out encodings (|ρ| > ρ_min); 1.0 when they agree, NaN without a module.
+    """
+    module = getattr(model, "structure", None)
+    if module is None or not bool(module.frozen):
+        return float("nan")
+    planned = {
+        (a, int(i), b, int(j))
+        for (a, b), plan, (k_a, k_b) in zip(module.pairs, module.frozen_plans, module.shapes, strict=True)
+        for i, j in (plan[:k_a, :k_b] > 0.5).nonzero().tolist()
+    }
+    recovered = {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
+    union = planned | recovered
+    return len(planned & recovered) / len(union) if union else 1.0
 
 
 def main() -> None:

@@ -269,8 +269,14 @@ class StructureModule(nn.Module):
             rows, columns = torch.arange(offsets[a], offsets[a + 1]), torch.arange(offsets[b], offsets[b + 1])
             block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
             pair_index[p, : latent_dims[a]], pair_index[p, size : size + latent_dims[b]] = rows, columns
-        buffers = {"log_mu": log_mu, "log_nu": log_nu, "real": real, "block_index": block_index}
-        for name, value in (buffers | {"pair_index": pair_index}).items():
+        buffers = {
+            "log_mu": log_mu,
+            "log_nu": log_nu,
+            "real": real,
+            "block_index": block_index,
+            "pair_index": pair_index,
+        }
+        for name, value in buffers.items():
             self.register_buffer(name, value, persistent=False)
         self.register_buffer("dustbin_entries", dustbin.double(), persistent=False)
         self.register_buffer("running_correlation", torch.zeros(total, total))

@@ -31,6 +31,8 @@ TRAINING = {
     "extra_dims": 0,
     "tau": 0.3,
     "threads": 1,
+    "restarts": 1,
+    "restart_probe_fraction": 0.375,
     "log_every": 10**9,
 }
 

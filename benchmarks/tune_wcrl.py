@@ -48,6 +48,7 @@ SCORES = (
     "final_loss",
     "conflicts",
     "plan_agreement",
+    "chosen_restart",
 )
 
 
@@ -74,6 +75,7 @@ def run_once(
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
     return result["summary"] | {
+        "chosen_restart": record.get("restarts", {}).get("chosen"),
         "recovered": structure["recovered_pattern"],
         "final_loss": record["final_loss"],
         "conflicts": len(structure["conflicts"]),
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--pattern-seed", type=int, help="redraw the datasets' random patterns with this seed")
     parser.add_argument("--steps", type=int, help="override training.steps")
     parser.add_argument("--width", type=int, help="override training.width")
+    parser.add_argument("--restarts", type=int, help="override training.restarts")
     parser.add_argument("--n-train", type=int, help="override the datasets' n_train")
     parser.add_argument("--show-pattern", action="store_true", help="print the recovered pattern of inexact runs")
     parser.add_argument("--inits", nargs="+", type=int, help="train each replicate from these initialisations")
@@ -123,6 +126,8 @@ def main() -> None:
         config["training"]["steps"] = args.steps
     if args.width:
         config["training"]["width"] = args.width
+    if args.restarts:
+        config["training"]["restarts"] = args.restarts
     params = json.loads(args.params)
     with tempfile.TemporaryDirectory(prefix="tune-wcrl-") as tmp:
         for dataset_name in args.datasets:

@@ -24,6 +24,8 @@ TRAINING = {
     "tau": 0.3,
     "device": "cpu",
     "threads": 1,
+    "restarts": 1,
+    "restart_probe_fraction": 0.375,
     "log_every": 1000,
 }
 

@@ -17,7 +17,16 @@ from mmcrl.data.synthetic import write_dataset
 MMCRL = str(Path(sys.executable).with_name("mmcrl"))
 CONFIG = {
     "methods": {"wcrl": {"method": "wcrl"}},
-    "training": {"steps": 800, "batch_size": 64, "width": 32, "depth": 2, "checkpoint_every": 50, "log_every": 50},
+    "training": {
+        "steps": 800,
+        "batch_size": 64,
+        "width": 32,
+        "depth": 2,
+        "checkpoint_every": 50,
+        "log_every": 50,
+        "restarts": 2,  # wcrl chooses between two candidates after 80 steps; checkpoints come after the choice
+        "restart_probe_fraction": 0.1,
+    },
 }
 
 
@@ -70,6 +79,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     for name, value in first["state_dict"].items():
         torch.testing.assert_close(second["state_dict"][name], value, rtol=0, atol=0, msg=name)
     assert second["record"]["final_loss"] == first["record"]["final_loss"]
+    assert second["record"]["restarts"] == first["record"]["restarts"]  # the choice survives the kill
     assert (tmp_path / "a" / "encodings.npz").read_bytes() != b""
     a_arrays = np.load(tmp_path / "a" / "encodings.npz")
     b_arrays = np.load(tmp_path / "b" / "encodings.npz")

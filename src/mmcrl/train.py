@@ -20,7 +20,7 @@ import torch
 
 from mmcrl.data.synthetic import Dataset
 from mmcrl.encodings import HELD_OUT
-from mmcrl.io import atomic_write
+from mmcrl.io import atomic_write, derive_seed
 from mmcrl.methods import MethodContext, build_method
 from mmcrl.methods.base import Method
 from mmcrl.optim import Adam
@@ -78,62 +78,146 @@ def fit(
     """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run. A method
     that is not ``trainable`` is fitted by its ``fit_data`` on the whole training split instead of the Adam loop.
 
+    A method that ``searches_structure`` is started ``training.restarts`` times (R) when R > 1: candidate r (seed
+    ``seed`` for r = 0, a derived one after) is trained for the first ``restart_probe_fraction`` of the steps, the
+    candidate whose encodings best determine their observations on the validation split is kept
+    (:func:`mmcrl.selection.information_score`, label-free) and trained to the end; the record says which and why.
+
     With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses) is written there
-    atomically every ``training.checkpoint_every`` steps, and a run started again resumes from it when it belongs to
-    the same run (method, options, training config, seed, data); the resumed run ends with the same model as an
-    uninterrupted one (on CPU).
+    atomically every ``training.checkpoint_every`` steps (after the choice among restarts), and a run started again
+    resumes from it when it belongs to the same run (method, options, training config, seed, data); the resumed run
+    ends with the same model as an uninterrupted one (on CPU).
     """
-    torch.manual_seed(seed)
     device = pick_device(training["device"])
     if device.type == "cpu":
         torch.set_num_threads(training["threads"])
-    model = build_method(method, method_context(dataset, training), params).to(device)
-    _, observations = dataset.split("train")
-    if not model.trainable:
+    run = _start(dataset, method, params, training, seed, device)
+    if not run.model.trainable:
         start = time.perf_counter()
-        model.fit_data(observations, seed)
+        run.model.fit_data(dataset.split("train")[1], seed)
         seconds = time.perf_counter() - start
-        return model.cpu(), _record(run_name, method, params, training, seed, device, seconds, [])
-    tensors = [torch.from_numpy(x).to(device) for x in observations]
-    n_samples = tensors[0].shape[0]
-    optimizer = Adam(model.parameters(), lr=training["lr"])
-    generator = torch.Generator(device="cpu").manual_seed(seed)
+        return run.model.cpu(), _record(run_name, method, params, training, seed, device, seconds, [])
+    tensors = [torch.from_numpy(x).to(device) for x in dataset.split("train")[1]]
     identity = json.dumps([method, params, _budget(training), seed, str(dataset.root)], sort_keys=True)
-    first_step, losses, earlier_seconds = 0, [], 0.0
     saved = _read_progress(progress_path, identity) if progress_path else None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["generator"])
-        first_step, losses, earlier_seconds = saved["step"], saved["losses"], saved["seconds"]
-        log.info("%s resumed at step %d from %s", run_name, first_step, progress_path)
     start = time.perf_counter()
-    for step in range(first_step, training["steps"]):
-        optimizer.lr = learning_rate(step, training)
-        index = torch.randint(n_samples, (training["batch_size"],), generator=generator).to(device)
-        loss = model.training_loss([x[index] for x in tensors], step / training["steps"])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"{run_name}: loss became {value} at step {step}; lower training.lr")
-        losses.append(value)
-        if step % training["log_every"] == 0 or step == training["steps"] - 1:
-            log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+    if saved is not None:
+        run.resume(saved)
+        log.info("%s resumed at step %d from %s", run_name, run.step, progress_path)
+    elif restart_count(run.model, training) > 1:
+        run = _choose_restart(dataset, method, params, training, seed, device, tensors, run_name, run)
+    for step in range(run.step, training["steps"]):
+        _step(run, tensors, training, step, run_name)
         if progress_path and (step + 1) % training["checkpoint_every"] == 0 and step + 1 < training["steps"]:
-            progress = {
-                "identity": identity,
-                "step": step + 1,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(),
-                "losses": losses,
-                "seconds": earlier_seconds + time.perf_counter() - start,
-            }
+            progress = run.state(identity) | {"seconds": run.seconds + time.perf_counter() - start}
             atomic_write(progress_path, lambda stream, progress=progress: torch.save(progress, stream))
-    seconds = earlier_seconds + time.perf_counter() - start
-    return model.cpu(), _record(run_name, method, params, training, seed, device, seconds, losses)
+    seconds = run.seconds + time.perf_counter() - start
+    record = _record(run_name, method, params, training, seed, device, seconds, run.losses)
+    return run.model.cpu(), record | ({"restarts": run.selection} if run.selection else {})
+
+
+class _Run:
+    """One training run in progress: model, optimiser, batch generator, the next step, the losses so far, the
+    seconds spent before this process (a resumed run) and, after a choice among restarts, its record."""
+
+    def __init__(self, model: Method, training: dict[str, Any], seed: int) -> None:
+        self.model = model
+        self.optimizer = Adam(model.parameters(), lr=training["lr"]) if model.trainable else None
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.step, self.losses, self.seconds = 0, [], 0.0
+        self.selection: dict[str, Any] | None = None
+
+    def state(self, identity: str) -> dict[str, Any]:
+        """What a checkpoint of the run in progress holds (:func:`_read_progress` reads it back)."""
+        return {
+            "identity": identity,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "losses": self.losses,
+            "selection": self.selection,
+        }
+
+    def resume(self, saved: dict[str, Any]) -> None:
+        """Continue from a checkpoint written by :meth:`state`."""
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.generator.set_state(saved["generator"])
+        self.step, self.losses, self.seconds = saved["step"], saved["losses"], saved["seconds"]
+        self.selection = saved.get("selection")
+
+
+def _start(
+    dataset: Dataset, method: str, params: dict[str, Any], training: dict[str, Any], seed: int, device: torch.device
+) -> _Run:
+    """A fresh run: the model initialised from ``seed`` (torch's global generator) and the batch generator seeded."""
+    torch.manual_seed(seed)
+    return _Run(build_method(method, method_context(dataset, training), params).to(device), training, seed)
+
+
+def _step(run: _Run, tensors: list[torch.Tensor], training: dict[str, Any], step: int, run_name: str) -> None:
+    """One Adam step on a batch drawn with replacement; a non-finite loss raises :class:`TrainingDiverged`."""
+    run.optimizer.lr = learning_rate(step, training)
+    index = torch.randint(tensors[0].shape[0], (training["batch_size"],), generator=run.generator)
+    loss = run.model.training_loss([x[index.to(x.device)] for x in tensors], step / training["steps"])
+    run.optimizer.zero_grad()
+    loss.backward()
+    run.optimizer.step()
+    value = loss.item()
+    if not math.isfinite(value):
+        raise TrainingDiverged(f"{run_name}: loss became {value} at step {step}; lower training.lr")
+    run.losses.append(value)
+    run.step = step + 1
+    if step % training["log_every"] == 0 or step == training["steps"] - 1:
+        log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+
+
+def restart_count(model: Method, training: dict[str, Any]) -> int:
+    """How many candidates a run starts: ``training.restarts`` for a method that searches a structure, else 1."""
+    return training["restarts"] if model.searches_structure else 1
+
+
+def _choose_restart(
+    dataset: Dataset,
+    method: str,
+    params: dict[str, Any],
+    training: dict[str, Any],
+    seed: int,
+    device: torch.device,
+    tensors: list[torch.Tensor],
+    run_name: str,
+    first: _Run,
+) -> _Run:
+    """Train every candidate for the probe steps and return the one with the highest information score."""
+    from mmcrl.selection import information_score  # scikit-learn: imported only by runs that restart
+
+    probe_steps = max(1, round(training["restart_probe_fraction"] * training["steps"]))
+    _, validation = dataset.split("val")
+    categorical = [first.model.context.encoder_kind(m) == "text" for m in range(len(validation))]
+    best, scores, per_modality = None, [], []
+    for candidate in range(restart_count(first.model, training)):
+        if candidate == 0:
+            run = first
+        else:
+            run = _start(dataset, method, params, training, restart_seed(seed, candidate), device)
+        for step in range(probe_steps):
+            _step(run, tensors, training, step, f"{run_name} restart {candidate}")
+        score, modalities = information_score(encode(run.model.eval(), validation), validation, categorical)
+        run.model.train()
+        scores.append(score)
+        per_modality.append(modalities)
+        if best is None or score > scores[best[0]]:
+            best = (candidate, run)
+    chosen, run = best
+    log.info("%s: restart %d chosen (information scores %s)", run_name, chosen, ", ".join(f"{s:.3f}" for s in scores))
+    run.selection = {"probe_steps": probe_steps, "scores": scores, "per_modality": per_modality, "chosen": chosen}
+    return run
+
+
+def restart_seed(seed: int, candidate: int) -> int:
+    """The seed of restart ``candidate`` ≥ 1 of a run seeded ``seed`` (candidate 0 uses ``seed`` itself)."""
+    return derive_seed("restart", seed, candidate) % 2**31
 
 
 def _record(
@@ -202,9 +286,10 @@ def load_checkpoint(path: str | Path) -> tuple[Method, dict[str, Any]]:
 
 @torch.no_grad()
 def encode(model: Method, observations: list[np.ndarray]) -> list[np.ndarray]:
-    """Encodings [f_m(x_m)] of whole arrays, as float64 numpy arrays."""
-    tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in observations]
-    return [h.double().numpy() for h in model(tensors)]
+    """Encodings [f_m(x_m)] of whole arrays (on the model's device), as float64 numpy arrays."""
+    device = next(model.parameters(), torch.empty(0)).device
+    tensors = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device) for x in observations]
+    return [h.double().cpu().numpy() for h in model(tensors)]
 
 
 def held_out_encodings(

@@ -54,12 +54,14 @@ class Method(nn.Module):
     use), and either ``training_loss(observations, progress)``, which the trainer minimises with Adam
     (``trainable``), or ``fit_data(observations, seed)``, which fits the method in one call (not ``trainable``).
     ``told`` says in words what the method is given beyond k_m; ``told_pattern`` / ``told_content_sizes`` make
-    :func:`mmcrl.methods.build_method` pass the true pattern / the subsets' content sizes."""
+    :func:`mmcrl.methods.build_method` pass the true pattern / the subsets' content sizes; ``searches_structure``
+    (a method that learns the sharing pattern) makes :func:`mmcrl.train.fit` apply ``training.restarts``."""
 
     told: ClassVar[str] = "nothing"
     told_pattern: ClassVar[bool] = False
     told_content_sizes: ClassVar[bool] = False
     trainable: ClassVar[bool] = True
+    searches_structure: ClassVar[bool] = False
     option_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:

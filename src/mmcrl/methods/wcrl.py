@@ -24,6 +24,7 @@ class WCRL(ContrastiveMethod):
     """
 
     told = "nothing (learns the pattern)"
+    searches_structure = True
     option_names: ClassVar[tuple[str, ...]] = (*ContrastiveMethod.option_names, *STRUCTURE_DEFAULTS)
     default_uniformity_weight = 0.3
     default_uniformity_standardised = True

@@ -32,7 +32,6 @@ TRAINING = {
     "tau": 0.3,
     "threads": 1,
     "restarts": 1,
-    "restart_probe_fraction": 0.375,
     "log_every": 10**9,
 }
 

@@ -102,7 +102,7 @@ def plan_agreement(model: object, matches: list[dict]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml"], help="config files, layered in order")
     parser.add_argument("--datasets", nargs="+", default=["yao4", "chain3", "pair2"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[100, 101, 102, 103])
     parser.add_argument("--method", default="wcrl", help="a registered method (not a config entry)")
@@ -120,7 +120,7 @@ def main() -> None:
     if args.pattern_seed in EVALUATION_PATTERN_SEEDS:
         parser.error("pattern seeds 2026 and 5150 are evaluation patterns (config, tests): pick another")
     logging.basicConfig(level=logging.WARNING)
-    config = load_config(args.config)
+    config = load_config(*args.config)
     config["training"] |= {"threads": 1}
     if args.steps:
         config["training"]["steps"] = args.steps

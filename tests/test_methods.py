@@ -25,7 +25,6 @@ TRAINING = {
     "device": "cpu",
     "threads": 1,
     "restarts": 1,
-    "restart_probe_fraction": 0.375,
     "log_every": 1000,
 }
 

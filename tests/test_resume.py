@@ -24,8 +24,7 @@ CONFIG = {
         "depth": 2,
         "checkpoint_every": 50,
         "log_every": 50,
-        "restarts": 2,  # wcrl chooses between two candidates after 80 steps; checkpoints come after the choice
-        "restart_probe_fraction": 0.1,
+        "restarts": 2,  # wcrl trains two candidates and keeps one: the kill may fall in either
     },
 }
 

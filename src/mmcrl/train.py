@@ -78,15 +78,15 @@ def fit(
     """Train ``method`` on the dataset's training split; returns the model (on CPU) and a record of the run. A method
     that is not ``trainable`` is fitted by its ``fit_data`` on the whole training split instead of the Adam loop.
 
-    A method that ``searches_structure`` is started ``training.restarts`` times (R) when R > 1: candidate r (seed
-    ``seed`` for r = 0, a derived one after) is trained for the first ``restart_probe_fraction`` of the steps, the
-    candidate whose encodings best determine their observations on the validation split is kept
-    (:func:`mmcrl.selection.information_score`, label-free) and trained to the end; the record says which and why.
+    A method that ``searches_structure`` is trained ``training.restarts`` times (R) when R > 1, from seed ``seed`` and
+    R − 1 derived ones (:func:`restart_seed`); the candidate whose encodings best determine their observations on the
+    validation split is kept (:func:`mmcrl.selection.information_score`, label-free), and the record says which and
+    why. Its ``train_seconds`` count every candidate.
 
-    With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses) is written there
-    atomically every ``training.checkpoint_every`` steps (after the choice among restarts), and a run started again
-    resumes from it when it belongs to the same run (method, options, training config, seed, data); the resumed run
-    ends with the same model as an uninterrupted one (on CPU).
+    With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses, and the
+    candidates already finished) is written there atomically every ``training.checkpoint_every`` steps, and a run
+    started again resumes from it when it belongs to the same run (method, options, training config, seed, data);
+    the resumed run ends with the same model as an uninterrupted one (on CPU).
     """
     device = pick_device(training["device"])
     if device.type == "cpu":
@@ -99,33 +99,36 @@ def fit(
         return run.model.cpu(), _record(run_name, method, params, training, seed, device, seconds, [])
     tensors = [torch.from_numpy(x).to(device) for x in dataset.split("train")[1]]
     identity = json.dumps([method, params, _budget(training), seed, str(dataset.root)], sort_keys=True)
+    count = restart_count(run.model, training)
     saved = _read_progress(progress_path, identity) if progress_path else None
-    start = time.perf_counter()
-    if saved is not None:
-        run.resume(saved)
-        log.info("%s resumed at step %d from %s", run_name, run.step, progress_path)
-    elif restart_count(run.model, training) > 1:
-        run = _choose_restart(dataset, method, params, training, seed, device, tensors, run_name, run)
-    for step in range(run.step, training["steps"]):
-        _step(run, tensors, training, step, run_name)
-        if progress_path and (step + 1) % training["checkpoint_every"] == 0 and step + 1 < training["steps"]:
-            progress = run.state(identity) | {"seconds": run.seconds + time.perf_counter() - start}
-            atomic_write(progress_path, lambda stream, progress=progress: torch.save(progress, stream))
-    seconds = run.seconds + time.perf_counter() - start
-    record = _record(run_name, method, params, training, seed, device, seconds, run.losses)
-    return run.model.cpu(), record | ({"restarts": run.selection} if run.selection else {})
+    finished = list(saved["finished"]) if saved else []
+    resumed = len(finished) if saved is not None and saved["step"] > 0 else None  # the candidate saved mid-run
+    for candidate in range(len(finished), count):
+        name = run_name if count == 1 else f"{run_name} restart {candidate}"
+        if candidate > 0:
+            run = _start(dataset, method, params, training, restart_seed(seed, candidate), device)
+        if candidate == resumed:
+            run.resume(saved)
+            log.info("%s resumed at step %d from %s", name, run.step, progress_path)
+        _train(run, tensors, training, name, progress_path, identity, finished)
+        if count > 1:
+            finished.append(_scored(run, dataset))
+    record_seconds, selection = run.seconds, None
+    if count > 1:
+        run, record_seconds, selection = _chosen(run, finished, run_name)
+    record = _record(run_name, method, params, training, seed, device, record_seconds, run.losses)
+    return run.model.cpu(), record | ({"restarts": selection} if selection else {})
 
 
 class _Run:
-    """One training run in progress: model, optimiser, batch generator, the next step, the losses so far, the
-    seconds spent before this process (a resumed run) and, after a choice among restarts, its record."""
+    """One training run in progress: model, optimiser, batch generator, the next step, the losses so far and the
+    seconds spent on it so far."""
 
     def __init__(self, model: Method, training: dict[str, Any], seed: int) -> None:
         self.model = model
         self.optimizer = Adam(model.parameters(), lr=training["lr"]) if model.trainable else None
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.step, self.losses, self.seconds = 0, [], 0.0
-        self.selection: dict[str, Any] | None = None
 
     def state(self, identity: str) -> dict[str, Any]:
         """What a checkpoint of the run in progress holds (:func:`_read_progress` reads it back)."""
@@ -136,7 +139,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "losses": self.losses,
-            "selection": self.selection,
+            "seconds": self.seconds,
         }
 
     def resume(self, saved: dict[str, Any]) -> None:
@@ -145,7 +148,6 @@ class _Run:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.generator.set_state(saved["generator"])
         self.step, self.losses, self.seconds = saved["step"], saved["losses"], saved["seconds"]
-        self.selection = saved.get("selection")
 
 
 def _start(
@@ -156,68 +158,69 @@ def _start(
     return _Run(build_method(method, method_context(dataset, training), params).to(device), training, seed)
 
 
-def _step(run: _Run, tensors: list[torch.Tensor], training: dict[str, Any], step: int, run_name: str) -> None:
-    """One Adam step on a batch drawn with replacement; a non-finite loss raises :class:`TrainingDiverged`."""
-    run.optimizer.lr = learning_rate(step, training)
-    index = torch.randint(tensors[0].shape[0], (training["batch_size"],), generator=run.generator)
-    loss = run.model.training_loss([x[index.to(x.device)] for x in tensors], step / training["steps"])
-    run.optimizer.zero_grad()
-    loss.backward()
-    run.optimizer.step()
-    value = loss.item()
-    if not math.isfinite(value):
-        raise TrainingDiverged(f"{run_name}: loss became {value} at step {step}; lower training.lr")
-    run.losses.append(value)
-    run.step = step + 1
-    if step % training["log_every"] == 0 or step == training["steps"] - 1:
-        log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+def _train(
+    run: _Run,
+    tensors: list[torch.Tensor],
+    training: dict[str, Any],
+    run_name: str,
+    progress_path: str | Path | None,
+    identity: str,
+    finished: list[dict[str, Any]],
+) -> None:
+    """Adam steps from ``run.step`` to the end: each on a batch drawn with replacement, with the learning rate of
+    :func:`learning_rate`; checkpoints (with the ``finished`` candidates) to ``progress_path``. A non-finite loss
+    raises :class:`TrainingDiverged`."""
+    start, before = time.perf_counter(), run.seconds
+    for step in range(run.step, training["steps"]):
+        run.optimizer.lr = learning_rate(step, training)
+        index = torch.randint(tensors[0].shape[0], (training["batch_size"],), generator=run.generator)
+        loss = run.model.training_loss([x[index.to(x.device)] for x in tensors], step / training["steps"])
+        run.optimizer.zero_grad()
+        loss.backward()
+        run.optimizer.step()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{run_name}: loss became {value} at step {step}; lower training.lr")
+        run.losses.append(value)
+        run.step, run.seconds = step + 1, before + time.perf_counter() - start
+        if step % training["log_every"] == 0 or step == training["steps"] - 1:
+            log.info("%s step %d/%d loss %.4f", run_name, step, training["steps"], value)
+        if progress_path and run.step % training["checkpoint_every"] == 0 and run.step < training["steps"]:
+            progress = run.state(identity) | {"finished": finished}
+            atomic_write(progress_path, lambda stream, progress=progress: torch.save(progress, stream))
 
 
 def restart_count(model: Method, training: dict[str, Any]) -> int:
-    """How many candidates a run starts: ``training.restarts`` for a method that searches a structure, else 1."""
+    """How many candidates a run trains: ``training.restarts`` for a method that searches a structure, else 1."""
     return training["restarts"] if model.searches_structure else 1
-
-
-def _choose_restart(
-    dataset: Dataset,
-    method: str,
-    params: dict[str, Any],
-    training: dict[str, Any],
-    seed: int,
-    device: torch.device,
-    tensors: list[torch.Tensor],
-    run_name: str,
-    first: _Run,
-) -> _Run:
-    """Train every candidate for the probe steps and return the one with the highest information score."""
-    from mmcrl.selection import information_score  # scikit-learn: imported only by runs that restart
-
-    probe_steps = max(1, round(training["restart_probe_fraction"] * training["steps"]))
-    _, validation = dataset.split("val")
-    categorical = [first.model.context.encoder_kind(m) == "text" for m in range(len(validation))]
-    best, scores, per_modality = None, [], []
-    for candidate in range(restart_count(first.model, training)):
-        if candidate == 0:
-            run = first
-        else:
-            run = _start(dataset, method, params, training, restart_seed(seed, candidate), device)
-        for step in range(probe_steps):
-            _step(run, tensors, training, step, f"{run_name} restart {candidate}")
-        score, modalities = information_score(encode(run.model.eval(), validation), validation, categorical)
-        run.model.train()
-        scores.append(score)
-        per_modality.append(modalities)
-        if best is None or score > scores[best[0]]:
-            best = (candidate, run)
-    chosen, run = best
-    log.info("%s: restart %d chosen (information scores %s)", run_name, chosen, ", ".join(f"{s:.3f}" for s in scores))
-    run.selection = {"probe_steps": probe_steps, "scores": scores, "per_modality": per_modality, "chosen": chosen}
-    return run
 
 
 def restart_seed(seed: int, candidate: int) -> int:
     """The seed of restart ``candidate`` ≥ 1 of a run seeded ``seed`` (candidate 0 uses ``seed`` itself)."""
     return derive_seed("restart", seed, candidate) % 2**31
+
+
+def _scored(run: _Run, dataset: Dataset) -> dict[str, Any]:
+    """A finished candidate: its information score on the validation split, its state, losses and seconds."""
+    from mmcrl.selection import information_score  # scikit-learn: imported only by runs that restart
+
+    _, validation = dataset.split("val")
+    categorical = [run.model.context.encoder_kind(m) == "text" for m in range(len(validation))]
+    score, per_modality = information_score(encode(run.model.eval(), validation), validation, categorical)
+    run.model.train()
+    model = {name: value.detach().clone() for name, value in run.model.state_dict().items()}
+    return {"score": score, "per_modality": per_modality, "model": model, "losses": run.losses, "seconds": run.seconds}
+
+
+def _chosen(run: _Run, finished: list[dict[str, Any]], run_name: str) -> tuple[_Run, float, dict[str, Any]]:
+    """The run holding the best-scoring candidate, the seconds of all candidates, and the record of the choice."""
+    scores = [candidate["score"] for candidate in finished]
+    chosen = int(np.argmax(scores))
+    run.model.load_state_dict(finished[chosen]["model"])
+    run.losses = finished[chosen]["losses"]
+    log.info("%s: restart %d chosen (information scores %s)", run_name, chosen, ", ".join(f"{s:.3f}" for s in scores))
+    selection = {"scores": scores, "per_modality": [c["per_modality"] for c in finished], "chosen": chosen}
+    return run, sum(candidate["seconds"] for candidate in finished), selection
 
 
 def _record(

@@ -102,7 +102,7 @@ def fit(
     count = restart_count(run.model, training)
     saved = _read_progress(progress_path, identity) if progress_path else None
     finished = list(saved["finished"]) if saved else []
-    resumed = len(finished) if saved is not None and saved["step"] > 0 else None  # the candidate saved mid-run
+    resumed = len(finished) if saved is not None else None  # the candidate the checkpoint holds mid-run
     for candidate in range(len(finished), count):
         name = run_name if count == 1 else f"{run_name} restart {candidate}"
         if candidate > 0:

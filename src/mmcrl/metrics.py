@@ -71,7 +71,7 @@ def standardise(x: np.ndarray) -> np.ndarray:
     return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
 
 
-def _location_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def location_scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and standard deviations of x, with a standard deviation of 1 for constant columns."""
     std = x.std(axis=0)
     return x.mean(axis=0), np.where(std > 0, std, 1.0)
@@ -148,7 +148,7 @@ def classification_accuracy(
     classes = np.unique(labels_fit)
     if classes.size == 1:
         return float(np.mean(labels_score == classes[0]))
-    mean, std = _location_scale(np.asarray(h_fit, dtype=float))
+    mean, std = location_scale(np.asarray(h_fit, dtype=float))
     model = LogisticRegression(max_iter=2000).fit((h_fit - mean) / std, labels_fit)
     return float(np.mean(model.predict((np.asarray(h_score, dtype=float) - mean) / std) == labels_score))
 
@@ -188,8 +188,8 @@ def r2_per_latent(
     else:
         raise ValueError(f"unknown regression kind {kind!r}; expected 'linear' or 'kernel'")
 
-    z_mean, z_std = _location_scale(z_fit)
-    h_mean, h_std = _location_scale(h_fit)
+    z_mean, z_std = location_scale(z_fit)
+    h_mean, h_std = location_scale(h_fit)
     inputs, targets = (h_fit - h_mean) / h_std, (z_fit - z_mean) / z_std
     if kind == "kernel":
         model = kernel_ridge_grid_search(inputs, targets, KERNEL_ALPHAS, KERNEL_GAMMAS)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.neighbors import KNeighborsRegressor
 
+from mmcrl.metrics import location_scale
+
 N_NEIGHBOURS = 10
 
 
@@ -34,7 +36,7 @@ def predictability(
     scored on the second. 1 when x is a smooth function of u; lower when u has lost information about x."""
     features = as_features(observation, categorical)
     half = len(features) // 2
-    location, scale = encoding[:half].mean(axis=0), encoding[:half].std(axis=0) + 1e-9
+    location, scale = location_scale(encoding[:half])
     standard = (encoding - location) / scale
     regression = KNeighborsRegressor(n_neighbours).fit(standard[:half], features[:half])
     residual = features[half:] - regression.predict(standard[half:])

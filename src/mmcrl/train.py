@@ -174,7 +174,8 @@ def _train(
     for step in range(run.step, training["steps"]):
         run.optimizer.lr = learning_rate(step, training)
         index = torch.randint(tensors[0].shape[0], (training["batch_size"],), generator=run.generator)
-        loss = run.model.training_loss([x[index.to(x.device)] for x in tensors], step / training["steps"])
+        index = index.to(tensors[0].device)  # once per step, not once per modality
+        loss = run.model.training_loss([x[index] for x in tensors], step / training["steps"])
         run.optimizer.zero_grad()
         loss.backward()
         run.optimizer.step()

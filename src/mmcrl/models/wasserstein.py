@@ -2,13 +2,22 @@
 
 The dustbin problem of :mod:`mmcrl.matching` (a k_a × k_b cost between coordinates plus one dustbin row and column of
 cost c_u / 2 per coordinate, marginals (1, …, 1, k_b) and (1, …, 1, k_a)) has a 0/1 partial matching as exact
-solution; its entropic plan, computed here in torch for all pairs of modalities at once, is the differentiable
-relaxation the structure module learns with.
+solution; its entropic plan, computed here for all pairs of modalities at once, is the differentiable relaxation the
+structure module learns with.
+
+Everything after the batch covariance of the encodings acts on matrices of a few coordinates, where a training step
+would spend its time in per-operation overhead (~100 torch operations forward and as many backward took 15–30 % of
+a step at batch 128). So the module's plans are one autograd Function, :class:`StructurePlans`, computed in float64
+NumPy with a hand-derived backward pass: covariance → correlation → costs → entropic plans forward, and the chain
+rule through each of them backward (:func:`covariance_costs`, :func:`sinkhorn`, :func:`sinkhorn_backward`; checked
+against finite differences in the tests). Only the W1 marginal cost (sorting) stays in torch.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,116 +26,305 @@ from torch import nn
 
 from mmcrl.matching import exact_partial_matching
 
-_SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (EntropicPlans)
+_SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (sinkhorn_backward)
 _NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
+_SCALE_FLOOR = 1e-6  # added to standard deviations: ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ))
 
 
-def padded_layout(shapes: list[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Several dustbin problems of shapes k_a × k_b laid out in one (K+1) × (K+1) batch, K = the largest k.
+@dataclass(frozen=True)
+class PairLayout:
+    """Several dustbin problems of shapes k_a × k_b laid out in one batch of (K+1) × (K+1) problems, K = the largest k.
 
     Row i < k_a / column j < k_b is coordinate i / j, rows and columns k_a..K−1 / k_b..K−1 are zero-mass padding and
-    the last row / column is the dustbin. Returns (log μ, log ν) as P × (K+1) float64 tensors, the P × K × K mask of
-    real cost entries and the P × (K+1) × (K+1) mask of the entries that cost c_u / 2 (one side in the dustbin).
+    the last row / column is the dustbin. ``log_mu``, ``log_nu``: P × (K+1) log-marginals (:data:`_NO_MASS` for
+    padding); ``real``: P × K × K, 1 on the real cost entries; ``dustbin``: P × (K+1) × (K+1), 1 on the entries that
+    cost c_u / 2 (one side in the dustbin). Built from the modalities' k_m (:meth:`of_dims`, one problem per pair of
+    modalities), it also maps the pairs into the T × T covariance of all T = Σ k_m coordinates: ``block_index``
+    (P × K × K flat indices of the k_a × k_b cross block, 0 on padding) and ``pair_index`` (P × 2K indices of each
+    pair's coordinates, a then b, each side padded to K with index T: an extra independent unit).
     """
-    size = max(max(shape) for shape in shapes)
-    log_mu = torch.full((len(shapes), size + 1), _NO_MASS, dtype=torch.float64)
-    log_nu = log_mu.clone()
-    real = torch.zeros(len(shapes), size, size)
-    dustbin = torch.zeros(len(shapes), size + 1, size + 1)
-    for p, (k_a, k_b) in enumerate(shapes):
-        log_mu[p, :k_a], log_mu[p, size] = 0.0, np.log(k_b)
-        log_nu[p, :k_b], log_nu[p, size] = 0.0, np.log(k_a)
-        real[p, :k_a, :k_b] = 1.0
-        dustbin[p, :k_a, size] = dustbin[p, size, :k_b] = 1.0
-    return log_mu, log_nu, real, dustbin
+
+    shapes: list[tuple[int, int]]
+    log_mu: np.ndarray
+    log_nu: np.ndarray
+    real: np.ndarray
+    dustbin: np.ndarray
+    pairs: list[tuple[int, int]] | None = None
+    total: int = 0
+    block_index: np.ndarray | None = None
+    pair_index: np.ndarray | None = None
+
+    @classmethod
+    def of_shapes(cls, shapes: list[tuple[int, int]], **covariance_maps: Any) -> PairLayout:
+        """The layout of dustbin problems of the given shapes."""
+        size = max(max(shape) for shape in shapes)
+        log_mu = np.full((len(shapes), size + 1), _NO_MASS)
+        log_nu = log_mu.copy()
+        real = np.zeros((len(shapes), size, size))
+        dustbin = np.zeros((len(shapes), size + 1, size + 1))
+        for p, (k_a, k_b) in enumerate(shapes):
+            log_mu[p, :k_a], log_mu[p, size] = 0.0, np.log(k_b)
+            log_nu[p, :k_b], log_nu[p, size] = 0.0, np.log(k_a)
+            real[p, :k_a, :k_b] = 1.0
+            dustbin[p, :k_a, size] = dustbin[p, size, :k_b] = 1.0
+        return cls(list(shapes), log_mu, log_nu, real, dustbin, **covariance_maps)
+
+    @classmethod
+    def of_dims(cls, latent_dims: list[int]) -> PairLayout:
+        """One problem per pair of modalities (a < b), with the maps into the covariance of all coordinates."""
+        pairs = list(itertools.combinations(range(len(latent_dims)), 2))
+        size = max(latent_dims)
+        offsets = np.cumsum([0, *latent_dims])
+        total = int(offsets[-1])
+        block_index = np.zeros((len(pairs), size, size), dtype=np.int64)
+        pair_index = np.full((len(pairs), 2 * size), total, dtype=np.int64)
+        for p, (a, b) in enumerate(pairs):
+            rows, columns = np.arange(offsets[a], offsets[a + 1]), np.arange(offsets[b], offsets[b + 1])
+            block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
+            pair_index[p, : latent_dims[a]], pair_index[p, size : size + latent_dims[b]] = rows, columns
+        shapes = [(latent_dims[a], latent_dims[b]) for a, b in pairs]
+        return cls.of_shapes(shapes, pairs=pairs, total=total, block_index=block_index, pair_index=pair_index)
+
+    @property
+    def size(self) -> int:
+        """K, the largest number of coordinates of one side."""
+        return self.real.shape[1]
+
+    def blocks(self, matrix: np.ndarray) -> np.ndarray:
+        """The P × K × K cross blocks [k_a × k_b, zero-padded] of a T × T matrix over all coordinates."""
+        return matrix.ravel()[self.block_index] * self.real
+
+    def scatter_blocks(self, blocks: np.ndarray) -> np.ndarray:
+        """The adjoint of :meth:`blocks`: a T × T matrix with the (real entries of the) blocks added in place."""
+        flat = np.bincount(self.block_index.ravel(), (blocks * self.real).ravel(), self.total * self.total)
+        return flat.reshape(self.total, self.total)
 
 
-class EntropicPlans(torch.autograd.Function):
-    """Entropic OT plans P = argmin_{P ∈ U(μ, ν)} ⟨P, C⟩ − ε H(P) for a batch of costs (P × n × n, float64), with a
-    warm start in the forward pass and the implicit-function gradient in the backward pass.
+def correlation(covariance: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """ρ_ij = Σ_ij / (s_i s_j), s_i = √Σ_ii + δ (the correlation of standardised columns), and its backward pass
+    ∂L/∂ρ ↦ ∂L/∂Σ: ∂L/∂Σ_ij = G_ij / (s_i s_j), plus on the diagonal ∂L/∂s_k / (2 √Σ_kk) with
+    ∂L/∂s_k = −(Σ_j G_kj ρ_kj + Σ_i G_ik ρ_ik) / s_k."""
+    root = np.sqrt(np.maximum(np.diag(covariance), 0.0))
+    scale = root + _SCALE_FLOOR
+    rho = covariance / np.outer(scale, scale)
 
-    Forward: the optimum is P_ij = exp((f_i + g_j − C_ij)/ε) for dual potentials f, g. Starting from ``potentials``
-    (P × 2 × n: f, g of a previous call, e.g. the previous training step; zeros for a cold start) the kernel
-    K_ij = exp((f_i + g_j − C_ij)/ε) is rescaled by ``iterations`` Sinkhorn updates u = μ / (K v), v = ν / (Kᵀ u) and
-    P = diag(u) K diag(v); the scalings are then absorbed, f += ε log u, g += ε log v (the new potentials). Warm, u and
-    v stay near 1; cold, K ≥ exp(−max C / ε), so the scaling domain is exact in float64 as long as max C / ε stays
-    well below ~700, which :func:`check_exponent_range` guards for the structure module. This costs two batched
-    matrix-vector products per iteration, where the log domain needs two log-sum-exps. Entries whose marginal is zero
-    (padding, log-marginal :data:`_NO_MASS`) get zero mass and keep potential 0.
+    def backward(grad: np.ndarray) -> np.ndarray:
+        weighted = grad * rho
+        grad_scale = -(weighted.sum(axis=1) + weighted.sum(axis=0)) / scale
+        grad_covariance = grad / np.outer(scale, scale)
+        grad_covariance[np.diag_indices_from(grad_covariance)] += np.divide(
+            grad_scale, 2.0 * root, out=np.zeros_like(root), where=root > 0
+        )
+        return grad_covariance
 
-    Backward: differentiating the optimality conditions ε log P_ij = f_i + g_j − C_ij and P 1 = μ, Pᵀ 1 = ν gives, for
-    a loss with gradient G = ∂L/∂P, ∂L/∂C_ij = −P_ij (G_ij − α_i − β_j) / ε, where (α, β) solve the 2n × 2n system
+    return rho, backward
+
+
+def covariance_costs(
+    covariance: np.ndarray, kind: str | None, layout: PairLayout, ridge: float
+) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """(P × K × K zero-padded costs of every pair, the T × T correlation ρ, the backward pass ∂L/∂C ↦ ∂L/∂Σ) from the
+    covariance Σ of all coordinates, for the paired-data costs:
+
+    - ``correlation``: C_ij = 1 − |ρ_ij|;
+    - ``squared``: min_± E(u_i ∓ v_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on centred coordinates: the
+      squared difference up to sign, which equals 1 − |ρ_ij| when σ_i = σ_j and also charges for a difference in
+      scale;
+    - ``partial``: C_ij = 1 − |ρ_ij·rest|, the partial correlation of u_i and v_j given the pair's other coordinates:
+      with R the (k_a + k_b)-square correlation matrix of the pair's coordinates and Ω = (R + λ I)⁻¹ (λ = ``ridge``),
+      ρ_ij·rest = −Ω_ij / √(Ω_ii Ω_jj); all pairs are inverted in one batch, each laid out in 2K slots padded with
+      an independent unit (``pair_index``). Backward: with H = ∂L/∂Π on the cross block of Π = −Ω / (d dᵀ),
+      d = √diag Ω: ∂L/∂Ω = −H / (d dᵀ), plus ∂L/∂d_k / (2 d_k) on the diagonal with
+      ∂L/∂d_k = −(Σ_j H_kj Π_kj + Σ_i H_ik Π_ik) / d_k; then ∂L/∂R = −Ω (∂L/∂Ω) Ω, added back into ρ's entries;
+    - None: no covariance cost (zeros; the ``w1`` cost is all torch).
+
+    The derivative of |x| is taken as sign(x) (0 at 0, as torch's).
+    """
+    rho, correlation_backward = correlation(covariance)
+    if kind is None:
+        return np.zeros_like(layout.real), rho, lambda grad: np.zeros_like(covariance)
+    if kind == "correlation":
+        block = layout.blocks(rho)
+        return (
+            (1.0 - np.abs(block)) * layout.real,
+            rho,
+            lambda grad: correlation_backward(layout.scatter_blocks(-np.sign(block) * grad)),
+        )
+    if kind == "squared":
+        variance = np.diag(covariance)
+        block = layout.blocks(covariance)
+        denominator = layout.blocks(variance[:, None] + variance[None, :]) + 1e-6
+
+        def squared_backward(grad: np.ndarray) -> np.ndarray:
+            grad = grad * layout.real
+            grad_covariance = layout.scatter_blocks(-2.0 * np.sign(block) * grad / denominator)
+            grad_denominator = layout.scatter_blocks(2.0 * np.abs(block) * grad / denominator**2)
+            grad_covariance[np.diag_indices_from(grad_covariance)] += grad_denominator.sum(1) + grad_denominator.sum(0)
+            return grad_covariance
+
+        return (1.0 - 2.0 * np.abs(block) / denominator) * layout.real, rho, squared_backward
+    if kind != "partial":
+        raise ValueError(f"no covariance cost {kind!r}")
+    size, extended_size = layout.size, layout.total + 1
+    extended = np.zeros((extended_size, extended_size))
+    extended[:-1, :-1], extended[-1, -1] = rho, 1.0
+    flat_index = layout.pair_index[:, :, None] * extended_size + layout.pair_index[:, None, :]
+    precision = np.linalg.inv(extended.ravel()[flat_index] + ridge * np.eye(2 * size))
+    root = np.sqrt(np.einsum("pii->pi", precision))
+    outer = root[:, :, None] * root[:, None, :]
+    partial = -precision / outer
+
+    def partial_backward(grad: np.ndarray) -> np.ndarray:
+        grad_partial = np.zeros_like(partial)
+        grad_partial[:, :size, size:] = -np.sign(partial[:, :size, size:]) * layout.real * grad
+        weighted = grad_partial * partial
+        grad_root = -(weighted.sum(axis=2) + weighted.sum(axis=1)) / root
+        grad_precision = -grad_partial / outer
+        diagonal = np.arange(2 * size)
+        grad_precision[:, diagonal, diagonal] += grad_root / (2.0 * root)
+        grad_blocks = -precision @ grad_precision @ precision
+        grad_extended = np.bincount(flat_index.ravel(), grad_blocks.ravel(), extended_size**2)
+        return correlation_backward(grad_extended.reshape(extended_size, extended_size)[:-1, :-1])
+
+    return (1.0 - np.abs(partial[:, :size, size:])) * layout.real, rho, partial_backward
+
+
+def sinkhorn(
+    cost: np.ndarray, layout: PairLayout, dustbin_cost: float, epsilon: float, iterations: int, potentials: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entropic OT plans P = argmin_{P ∈ U(μ, ν)} ⟨P, C̃⟩ − ε H(P) of the dustbin problems (float64), warm-started.
+
+    C̃ is the P × K × K ``cost`` padded with the dustbin row and column (c_u / 2 where ``layout.dustbin`` is 1). The
+    optimum is P_ij = exp((f_i + g_j − C̃_ij)/ε) for dual potentials f, g. Starting from ``potentials`` (P × 2 × (K+1):
+    f, g of a previous call, e.g. the previous training step; zeros for a cold start) the kernel
+    K_ij = exp((f_i + g_j − C̃_ij)/ε) is rescaled by ``iterations`` Sinkhorn updates u = μ / (K v), v = ν / (Kᵀ u) and
+    P = diag(u) K diag(v); the scalings are then absorbed, f += ε log u, g += ε log v (the new potentials). Warm, u
+    and v stay near 1; cold, K ≥ exp(−max C̃ / ε), so the scaling domain is exact in float64 as long as max C̃ / ε
+    stays well below ~700, which :func:`check_exponent_range` guards for the structure module. Entries whose marginal
+    is zero (padding) get zero mass and keep potential 0. Returns (P × (K+1) × (K+1) plans, new potentials).
+    """
+    padded = np.zeros(layout.dustbin.shape)
+    padded[:, :-1, :-1] = cost
+    padded += layout.dustbin * (dustbin_cost / 2.0)
+    rows, columns = layout.log_mu > _NO_MASS / 2, layout.log_nu > _NO_MASS / 2
+    mu, nu = np.exp(layout.log_mu)[:, :, None], np.exp(layout.log_nu)[:, :, None]
+    f, g = potentials[:, 0], potentials[:, 1]
+    # padding entries get kernel 1 (not 0), so no row or column sum is 0; their zero marginal makes u or v 0 there
+    support = rows[:, :, None] & columns[:, None, :]
+    kernel = np.where(support, np.exp((f[:, :, None] + g[:, None, :] - padded) / epsilon), 1.0)
+    kernel_t = np.ascontiguousarray(kernel.transpose(0, 2, 1))
+    u, v = mu, columns[:, :, None].astype(np.float64)  # u is overwritten by the first iteration
+    for _ in range(iterations):
+        u = mu / (kernel @ v)
+        v = nu / (kernel_t @ u)
+    plans = u * kernel * v.transpose(0, 2, 1)
+    with np.errstate(divide="ignore"):  # log 0 on padding, replaced by 0
+        f = np.where(rows, f + epsilon * np.log(u[:, :, 0]), 0.0)
+        g = np.where(columns, g + epsilon * np.log(v[:, :, 0]), 0.0)
+    return plans, np.stack([f, g], axis=1)
+
+
+def sinkhorn_backward(plans: np.ndarray, grad_plans: np.ndarray, epsilon: float) -> np.ndarray:
+    """∂L/∂C̃ from G = ∂L/∂P for the converged plans of :func:`sinkhorn` (the implicit-function gradient).
+
+    Differentiating the optimality conditions ε log P_ij = f_i + g_j − C̃_ij and P 1 = μ, Pᵀ 1 = ν gives
+    ∂L/∂C̃_ij = −P_ij (G_ij − α_i − β_j) / ε, where (α, β) solve the 2n × 2n system
     Σ_j P_ij (α_i + β_j) = Σ_j P_ij G_ij (every row i), Σ_i P_ij (α_i + β_j) = Σ_i P_ij G_ij (every column j),
     determined up to α + c, β − c on every connected part of the plan's support (the system matrix, of quadratic form
     Σ_ij P_ij (α_i + β_j)², is positive semi-definite with that null space, which the right-hand side is orthogonal
     to, and the gradient does not depend on c). It is solved with a ridge of :data:`_SOLVE_RIDGE` on the diagonal:
     always solvable (also when a plan splits into disconnected parts, e.g. without a dustbin, or for padding), and
     off by O(ridge / mass) where the masses are O(1). This is the gradient of the converged plan, at the cost of one
-    small batched linear solve, where unrolling the iterations kept an autograd graph of every one of them.
+    small batched linear solve instead of backpropagating through the iterations.
+    """
+    batch, n, _ = plans.shape
+    weighted = plans * grad_plans
+    system = np.zeros((batch, 2 * n, 2 * n))
+    system[:, :n, n:], system[:, n:, :n] = plans, plans.transpose(0, 2, 1)
+    diagonal = np.arange(2 * n)
+    system[:, diagonal, diagonal] = np.concatenate([plans.sum(axis=2), plans.sum(axis=1)], axis=1) + _SOLVE_RIDGE
+    right = np.concatenate([weighted.sum(axis=2), weighted.sum(axis=1)], axis=1)[:, :, None]
+    solution = np.linalg.solve(system, right)[:, :, 0]
+    alpha, beta = solution[:, :n], solution[:, n:]
+    return -plans * (grad_plans - alpha[:, :, None] - beta[:, None, :]) / epsilon
+
+
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    return np.dtype(str(dtype).removeprefix("torch."))
+
+
+class StructurePlans(torch.autograd.Function):
+    """The structure module's plans as one autograd Function (float64 NumPy inside, see the module docstring).
+
+    Forward: the batch covariance Σ = X̄ᵀ X̄ / B of all modalities' centred encodings X̄ = [u_1 … u_M] − mean, the
+    costs of :func:`covariance_costs` (plus ``given_cost``, a P × K × K torch tensor, e.g. the W1 marginal cost, or
+    the whole cost when there are no encodings), the plans of :func:`sinkhorn`. Outputs: the k_a × k_b plan block W
+    of every problem, the signs sign ρ of every pair's cross block (0 without encodings), the T × T correlation ρ and
+    the new potentials; only the plans are differentiable.
+    Backward: :func:`sinkhorn_backward`, the costs' backward pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already
+    has zero column means (the centring's backward pass changes nothing).
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any,
-        cost: torch.Tensor,
-        log_mu: torch.Tensor,
-        log_nu: torch.Tensor,
-        epsilon: float,
-        iterations: int,
+        layout: PairLayout,
+        settings: tuple[str | None, float, float, float, int],
         potentials: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        rows, columns = log_mu > _NO_MASS / 2, log_nu > _NO_MASS / 2
-        mu, nu = log_mu.exp()[:, :, None], log_nu.exp()[:, :, None]
-        f, g = potentials[:, 0], potentials[:, 1]
-        # padding entries get kernel 1 (not 0), so no row or column sum is 0; their zero marginal makes u or v 0 there
-        support = rows[:, :, None] & columns[:, None, :]
-        kernel = torch.exp((f[:, :, None] + g[:, None, :] - cost) / epsilon).where(support, 1.0)
-        kernel_t = kernel.transpose(1, 2).contiguous()
-        u, v = mu, columns[:, :, None].to(cost.dtype)  # u is overwritten by the first iteration
-        for _ in range(iterations):
-            u = mu / torch.bmm(kernel, v)
-            v = nu / torch.bmm(kernel_t, u)
-        plans = u * kernel * v.transpose(1, 2)
-        f = (f + epsilon * u.squeeze(2).log()).where(rows, 0.0)
-        g = (g + epsilon * v.squeeze(2).log()).where(columns, 0.0)
-        ctx.save_for_backward(plans)
-        ctx.epsilon = epsilon
-        return plans, torch.stack([f, g], dim=1)
+        given_cost: torch.Tensor | None,
+        *encodings: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        kind, ridge, dustbin_cost, epsilon, iterations = settings
+        reference = encodings[0] if encodings else given_cost
+        assert reference is not None, "StructurePlans needs encodings or a cost"
+        centred = np.zeros((1, 0))
+        if encodings:
+            stacked = np.concatenate([u.detach().cpu().numpy() for u in encodings], axis=1, dtype=np.float64)
+            centred = stacked - stacked.mean(axis=0)
+        cost, rho, cost_backward = covariance_costs(centred.T @ centred / len(centred), kind, layout, ridge)
+        if given_cost is not None:
+            cost = cost + given_cost.detach().cpu().numpy().astype(np.float64)
+        plans, new_potentials = sinkhorn(cost, layout, dustbin_cost, epsilon, iterations, potentials.cpu().numpy())
+        ctx.set_materialize_grads(False)
+        ctx.plans, ctx.epsilon, ctx.layout = plans, epsilon, layout
+        ctx.cost_backward, ctx.centred = cost_backward, centred
+        ctx.given = None if given_cost is None else (given_cost.dtype, given_cost.device)
+        ctx.dims, ctx.dtype, ctx.device = [u.shape[1] for u in encodings], reference.dtype, reference.device
+        signs = np.sign(layout.blocks(rho)) if encodings else np.zeros_like(layout.real)
+
+        def blocks(values: np.ndarray) -> list[torch.Tensor]:
+            values = values.astype(_numpy_dtype(reference.dtype))
+            return [
+                torch.from_numpy(values[p, :k_a, :k_b]).to(reference.device)
+                for p, (k_a, k_b) in enumerate(layout.shapes)
+            ]
+
+        signs_out = blocks(signs)
+        ctx.mark_non_differentiable(*signs_out)
+        extra = (torch.from_numpy(rho).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
+        ctx.mark_non_differentiable(*extra)
+        return (*blocks(plans), *signs_out, *extra)
 
     @staticmethod
-    def backward(ctx: Any, grad_plans: torch.Tensor, _grad_potentials: torch.Tensor) -> tuple[Any, ...]:
-        (plans,) = ctx.saved_tensors
-        batch, n, _ = plans.shape
-        weighted = plans * grad_plans
-        system = torch.zeros(batch, 2 * n, 2 * n, dtype=plans.dtype, device=plans.device)
-        system[:, :n, n:], system[:, n:, :n] = plans, plans.transpose(1, 2)
-        masses = torch.cat([plans.sum(dim=2), plans.sum(dim=1)], dim=1)
-        system.diagonal(dim1=1, dim2=2).copy_(masses + _SOLVE_RIDGE)
-        right = torch.cat([weighted.sum(dim=2), weighted.sum(dim=1)], dim=1)
-        alpha, beta = torch.linalg.solve(system, right).split(n, dim=1)
-        grad_cost = -plans * (grad_plans - alpha[:, :, None] - beta[:, None, :]) / ctx.epsilon
-        return grad_cost, None, None, None, None, None
-
-
-def entropic_plans(
-    cost: torch.Tensor,
-    log_mu: torch.Tensor,
-    log_nu: torch.Tensor,
-    epsilon: float,
-    iterations: int,
-    potentials: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The plans of :class:`EntropicPlans` (differentiable in ``cost``) and the new, detached potentials."""
-    if potentials is None:
-        potentials = torch.zeros(cost.shape[0], 2, cost.shape[1], dtype=cost.dtype, device=cost.device)
-    plans, potentials = EntropicPlans.apply(cost, log_mu, log_nu, epsilon, iterations, potentials)
-    return plans, potentials.detach()
-
-
-def with_dustbins(cost: torch.Tensor, dustbin_entries: torch.Tensor, dustbin_cost: float) -> torch.Tensor:
-    """The P × (K+1) × (K+1) float64 costs of the dustbin problems (layout of :func:`padded_layout`): the P × K × K
-    coordinate costs, and c_u / 2 where ``dustbin_entries`` (its dustbin mask) is 1."""
-    return nn.functional.pad(cost.double(), (0, 1, 0, 1)) + dustbin_entries.double() * (dustbin_cost / 2.0)
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
+        plans, layout = ctx.plans, ctx.layout
+        if all(grad is None for grad in grads[: len(layout.shapes)]):
+            return (None,) * (4 + len(ctx.dims))
+        grad_plans = np.zeros_like(plans)
+        for p, (k_a, k_b) in enumerate(layout.shapes):
+            if grads[p] is not None:
+                grad_plans[p, :k_a, :k_b] = grads[p].detach().cpu().numpy()
+        grad_cost = sinkhorn_backward(plans, grad_plans, ctx.epsilon)[:, :-1, :-1]
+        grad_given = None
+        if ctx.given is not None and ctx.needs_input_grad[3]:
+            grad_given = torch.from_numpy(grad_cost).to(dtype=ctx.given[0], device=ctx.given[1])
+        grad_encodings: list[torch.Tensor | None] = [None] * len(ctx.dims)
+        if any(ctx.needs_input_grad[4:]):
+            grad_covariance = ctx.cost_backward(grad_cost)
+            grad_stacked = ctx.centred @ ((grad_covariance + grad_covariance.T) / len(ctx.centred))
+            parts = np.split(grad_stacked.astype(_numpy_dtype(ctx.dtype)), np.cumsum(ctx.dims)[:-1], axis=1)
+            grad_encodings = [torch.from_numpy(np.ascontiguousarray(part)).to(ctx.device) for part in parts]
+        return (None, None, None, grad_given, *grad_encodings)
 
 
 def soft_partial_plans(
@@ -138,21 +336,19 @@ def soft_partial_plans(
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The k_a × k_b real blocks W of the entropic OT plans of several dustbin problems, differentiable in the costs.
 
-    Each problem is solved in float64 by :func:`entropic_plans` in the layout of :func:`padded_layout` (all pairs in
-    one batch: a few tensor operations per iteration, where POT's ``ot.sinkhorn`` runs a Python loop with convergence
-    checks per pair; it gives the same plans, see the tests). Row i of W sums to the mass coordinate i sends to b,
-    i.e. 1 minus what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
+    All problems are solved in one batch (:class:`PairLayout`, :func:`sinkhorn`, :class:`StructurePlans`; it gives
+    POT's ``ot.sinkhorn`` plans, see the tests). Row i of W sums to the mass coordinate i sends to b, i.e. 1 minus
+    what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
     """
-    log_mu, log_nu, real, dustbin = padded_layout([tuple(cost.shape) for cost in costs])
-    size = real.shape[1]
+    layout = PairLayout.of_shapes([tuple(cost.shape) for cost in costs])
+    size = layout.size
     padded = torch.stack(
         [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]
     )
-    plans, potentials = entropic_plans(
-        with_dustbins(padded, dustbin, dustbin_cost), log_mu, log_nu, epsilon, iterations, potentials
-    )
-    blocks = [plan[: cost.shape[0], : cost.shape[1]].to(cost.dtype) for plan, cost in zip(plans, costs, strict=True)]
-    return blocks, potentials
+    if potentials is None:
+        potentials = torch.zeros(len(costs), 2, size + 1, dtype=torch.float64)
+    outputs = StructurePlans.apply(layout, (None, 0.0, dustbin_cost, epsilon, iterations), potentials, padded)
+    return list(outputs[: len(costs)]), outputs[-1]
 
 
 STRUCTURE_DEFAULTS: dict[str, Any] = {
@@ -171,6 +367,8 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
 }
 _NO_DUSTBIN_COST = 10.0  # > every cost between coordinates: the plan matches min(k_a, k_b) coordinates
 COSTS = ("partial", "correlation", "squared", "w1", "correlation+w1")
+_COVARIANCE_COST = {"partial": "partial", "correlation": "correlation", "squared": "squared", "w1": None}
+_COVARIANCE_COST["correlation+w1"] = "correlation"
 _MAX_EXPONENT = 600.0  # exp(−600) ≈ 1e−261: still a normal float64
 
 
@@ -202,31 +400,13 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
-def covariance_costs(covariance: torch.Tensor, kind: str, correlation: torch.Tensor | None = None) -> torch.Tensor:
-    """Costs between all coordinates from their covariance matrix Σ: ``correlation`` 1 − |ρ_ij| with
-    ρ_ij = Σ_ij / (σ_i σ_j) (``correlation``, when given, is ρ already computed), or ``squared``
-    min_± E(u_i ∓ u_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on centred coordinates: the squared difference
-    up to sign, scale-free overall but not per coordinate (it equals 1 − |ρ| when σ_i = σ_j and also charges for a
-    difference in scale)."""
-    if kind == "squared":
-        variance = covariance.diagonal()
-        return 1.0 - 2.0 * covariance.abs() / (variance[:, None] + variance[None, :] + 1e-6)
-    return 1.0 - (correlation_from_covariance(covariance) if correlation is None else correlation).abs()
-
-
-def correlation_from_covariance(covariance: torch.Tensor) -> torch.Tensor:
-    """ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ)), δ = 1e-6: the correlation of :func:`standardised` columns."""
-    scale = covariance.diagonal().clamp_min(0.0).sqrt() + 1e-6
-    return covariance / (scale[:, None] * scale[None, :])
-
-
 class StructureModule(nn.Module):
     """Learns which coordinates of which modalities encode the same latent: for every pair of modalities (a, b) a
     partial OT plan W_ab ∈ [0, 1]^{k_a × k_b} between their coordinates, with a "not shared" dustbin on both sides.
 
     W_ab = Sinkhorn_ε(C_ab with a dustbin of cost c_u) on the batch, with C_ab[i, j] = 1 − |ρ_ij·rest|, the partial
     correlation of u_i and v_j given the pair's other coordinates (``cost: partial``, the default, paired data; see
-    :meth:`partial_costs`: it gave more exact patterns on yao4 than the marginal correlation, docs/method.md),
+    :func:`covariance_costs`: it gave more exact patterns on yao4 than the marginal correlation, docs/method.md),
     1 − |corr(u_i, v_j)| (``correlation``), the scale-aware squared difference up to sign (``squared``, see
     :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
     correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr (marginal).
@@ -237,8 +417,8 @@ class StructureModule(nn.Module):
     dustbin then only had the uniformity term to learn from, so a shared latent could be lost, docs/method.md);
     annealing over the first 3/4 and freezing at 0.9 (was 1/2 and 3/4) gave more exact patterns on yao4 and random
     patterns, docs/method.md; ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that
-    min(k_a, k_b) pairs are always matched. All pairs are solved in one batch (:func:`padded_layout`,
-    :func:`entropic_plans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
+    min(k_a, k_b) pairs are always matched. All pairs are solved in one batch (:class:`PairLayout`,
+    :class:`StructurePlans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
     step's dual potentials (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient``
     (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction``
     of training the plans are frozen to the exact (network simplex) partial matching of a running mean of the
@@ -257,28 +437,9 @@ class StructureModule(nn.Module):
             raise ValueError(f"structure cost {self.options['cost']!r} is not one of {', '.join(COSTS)}")
         check_exponent_range(self.options)
         self.latent_dims = list(latent_dims)
-        self.pairs = list(itertools.combinations(range(len(latent_dims)), 2))
-        self.shapes = [(latent_dims[a], latent_dims[b]) for a, b in self.pairs]
-        log_mu, log_nu, real, dustbin = padded_layout(self.shapes)
-        size = real.shape[1]
-        offsets = np.cumsum([0, *latent_dims])
-        total = int(offsets[-1])
-        block_index = torch.zeros(len(self.pairs), size, size, dtype=torch.long)  # flat index into Σk × Σk
-        pair_index = torch.full((len(self.pairs), 2 * size), total, dtype=torch.long)  # total: an independent unit
-        for p, (a, b) in enumerate(self.pairs):
-            rows, columns = torch.arange(offsets[a], offsets[a + 1]), torch.arange(offsets[b], offsets[b + 1])
-            block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
-            pair_index[p, : latent_dims[a]], pair_index[p, size : size + latent_dims[b]] = rows, columns
-        buffers = {
-            "log_mu": log_mu,
-            "log_nu": log_nu,
-            "real": real,
-            "block_index": block_index,
-            "pair_index": pair_index,
-        }
-        for name, value in buffers.items():
-            self.register_buffer(name, value, persistent=False)
-        self.register_buffer("dustbin_entries", dustbin.double(), persistent=False)
+        self.layout = PairLayout.of_dims(self.latent_dims)
+        self.pairs, self.shapes = self.layout.pairs, self.layout.shapes
+        size, total = self.layout.size, self.layout.total
         self.register_buffer("running_correlation", torch.zeros(total, total))
         self.register_buffer("frozen_plans", torch.zeros(len(self.pairs), size, size))
         self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
@@ -295,52 +456,9 @@ class StructureModule(nn.Module):
         epsilon = options["epsilon_start"] * (options["epsilon_end"] / options["epsilon_start"]) ** t
         return epsilon, dustbin_start + t * (dustbin_end - dustbin_start)
 
-    def pair_blocks(self, matrix: torch.Tensor) -> torch.Tensor:
-        """The P × K × K blocks [k_a × k_b, zero-padded] of a matrix over all coordinates, one per pair (a, b)."""
-        return matrix.take(self.block_index) * self.real
-
-    def costs(self, encodings: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(P × K × K costs C_ab, Σk × Σk correlation matrix of all coordinates) on the batch."""
-        stacked = torch.cat(encodings, dim=1)
-        centred = stacked - stacked.mean(dim=0)
-        covariance = centred.T @ centred / centred.shape[0]
-        correlation = correlation_from_covariance(covariance)
-        kind = self.options["cost"]
-        if kind == "partial":
-            return self.partial_costs(correlation), correlation
-        if kind == "w1":
-            return self.marginal_costs(encodings), correlation
-        cost = self.pair_blocks(
-            covariance_costs(covariance, "squared" if kind == "squared" else "correlation", correlation)
-        )
-        if kind == "correlation+w1":
-            cost = cost + self.marginal_costs(encodings)
-        return cost, correlation
-
-    def partial_costs(self, correlation: torch.Tensor) -> torch.Tensor:
-        """P × K × K zero-padded costs 1 − |ρ_ij·rest| of every pair (a, b): the partial correlation of u_i and v_j
-        given all the other coordinates of a and b.
-
-        With R the (k_a + k_b) × (k_a + k_b) correlation matrix of the pair's coordinates and Ω = (R + λ I)⁻¹
-        (λ = ``partial_ridge``: coordinates that are nearly copies of each other make R singular),
-        ρ_ij·rest = −Ω_ij / √(Ω_ii Ω_jj). Two coordinates that encode the same latent stay partially correlated; two
-        that are correlated only through what other coordinates already carry (functions of other shared latents,
-        or a latent the DAG makes predictable from those a modality sees) are not. All pairs are inverted in one
-        batch: each pair's coordinates are laid out in 2K slots (``pair_index``), padded with an independent unit.
-        """
-        size = self.real.shape[1]
-        extended = nn.functional.pad(correlation, (0, 1, 0, 1))
-        extended[-1, -1] = 1.0
-        blocks = extended[self.pair_index[:, :, None], self.pair_index[:, None, :]]  # a new tensor: add in place
-        blocks.diagonal(dim1=1, dim2=2).add_(self.options["partial_ridge"])
-        precision = torch.linalg.inv(blocks)
-        scale = precision.diagonal(dim1=1, dim2=2).sqrt()
-        partial = -precision / (scale[:, :, None] * scale[:, None, :])
-        return (1.0 - partial[:, :size, size:].abs()) * self.real
-
     def marginal_costs(self, encodings: list[torch.Tensor]) -> torch.Tensor:
         """P × K × K zero-padded :func:`sorted_marginal_distance` of every pair (a loop over pairs: sorting)."""
-        size = self.real.shape[1]
+        size = self.layout.size
         return torch.stack(
             [
                 nn.functional.pad(sorted_marginal_distance(encodings[a], encodings[b]), (0, size - k_b, 0, size - k_a))
@@ -354,31 +472,33 @@ class StructureModule(nn.Module):
         if self.training and not self.frozen and progress >= self.options["freeze_fraction"]:
             self.freeze_plans()
         if self.frozen:
-            plans, signs = self.frozen_plans, torch.sign(self.pair_blocks(self.running_correlation))
-        else:
-            cost, correlation = self.costs(encodings)
-            if self.training:
-                self.running_correlation.lerp_(correlation.detach(), 0.1)
-            if not self.options["plan_gradient"]:
-                cost = cost.detach()
-            epsilon, dustbin_cost = self.schedule(progress)
-            plans, potentials = entropic_plans(
-                with_dustbins(cost, self.dustbin_entries, dustbin_cost),
-                self.log_mu,
-                self.log_nu,
-                epsilon,
-                self.options["sinkhorn_iterations"],
-                self.potentials,
-            )
-            plans = plans.to(encodings[0].dtype)
-            signs = torch.sign(self.pair_blocks(correlation.detach()))
-            if self.training:
-                self.potentials.copy_(potentials)
-        # unbind, not plans[p]: one backward node for all pairs instead of one per pair plus the accumulation
-        return [
-            (plan[:k_a, :k_b], sign[:k_a, :k_b])
-            for plan, sign, (k_a, k_b) in zip(plans.unbind(0), signs.unbind(0), self.shapes, strict=True)
-        ]
+            signs = np.sign(self.layout.blocks(self.running_correlation.double().cpu().numpy()))
+            signs = torch.from_numpy(signs).to(self.frozen_plans)
+            return [
+                (plan[:k_a, :k_b], sign[:k_a, :k_b])
+                for plan, sign, (k_a, k_b) in zip(self.frozen_plans, signs, self.shapes, strict=True)
+            ]
+        kind = self.options["cost"]
+        given_cost = self.marginal_costs(encodings) if "w1" in kind else None
+        if not self.options["plan_gradient"]:
+            encodings = [u.detach() for u in encodings]
+            given_cost = None if given_cost is None else given_cost.detach()
+        epsilon, dustbin_cost = self.schedule(progress)
+        settings = (
+            _COVARIANCE_COST[kind],
+            self.options["partial_ridge"],
+            dustbin_cost,
+            epsilon,
+            self.options["sinkhorn_iterations"],
+        )
+        *blocks, correlation, potentials = StructurePlans.apply(
+            self.layout, settings, self.potentials, given_cost, *encodings
+        )
+        if self.training:
+            self.running_correlation.lerp_(correlation, 0.1)
+            self.potentials.copy_(potentials)
+        count = len(self.pairs)
+        return list(zip(blocks[:count], blocks[count:], strict=True))
 
     def alignment_loss(self, encodings: list[torch.Tensor], progress: float, tau: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(u_a, u_b): the contrastive term weighted by the plans."""
@@ -390,7 +510,7 @@ class StructureModule(nn.Module):
     def freeze_plans(self) -> None:
         """Fix every W_ab to the exact partial matching of the running correlations (dustbin cost c_1)."""
         _, dustbin_cost = self.schedule(1.0)
-        costs = (1.0 - self.pair_blocks(self.running_correlation).abs()).cpu().numpy()
+        costs = 1.0 - np.abs(self.layout.blocks(self.running_correlation.double().cpu().numpy()))
         self.frozen_plans.zero_()
         for p, (k_a, k_b) in enumerate(self.shapes):
             for i, j in exact_partial_matching(costs[p, :k_a, :k_b], dustbin_cost):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,68 +26,55 @@ from torch import nn
 from mmcrl.matching import exact_partial_matching
 
 _SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (sinkhorn_backward)
-_NO_MASS = -1e30  # log-marginal of padding: exp(f/ε) underflows to exactly 0 and no inf − inf can arise
 _SCALE_FLOOR = 1e-6  # added to standard deviations: ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ))
 
 
-@dataclass(frozen=True)
 class PairLayout:
-    """Several dustbin problems of shapes k_a × k_b laid out in one batch of (K+1) × (K+1) problems, K = the largest k.
+    """Several dustbin problems of shapes k_a × k_b laid out in one batch of n × n problems, n = K + 1, K = the
+    largest k, and everything about that layout that does not change from one training step to the next.
 
     Row i < k_a / column j < k_b is coordinate i / j, rows and columns k_a..K−1 / k_b..K−1 are zero-mass padding and
-    the last row / column is the dustbin. ``log_mu``, ``log_nu``: P × (K+1) log-marginals (:data:`_NO_MASS` for
-    padding); ``real``: P × K × K, 1 on the real cost entries; ``dustbin``: P × (K+1) × (K+1), 1 on the entries that
-    cost c_u / 2 (one side in the dustbin). Built from the modalities' k_m (:meth:`of_dims`, one problem per pair of
-    modalities), it also maps the pairs into the T × T covariance of all T = Σ k_m coordinates: ``block_index``
-    (P × K × K flat indices of the k_a × k_b cross block, 0 on padding) and ``pair_index`` (P × 2K indices of each
-    pair's coordinates, a then b, each side padded to K with index T: an extra independent unit).
+    the last row / column is the dustbin. ``mu``, ``nu``: P × n × 1 marginals (1 per coordinate, k_b / k_a for the
+    dustbins, 0 for padding); ``rows``, ``columns``: P × n, True where the marginal is positive; ``support``: P × n × n,
+    their outer AND; ``real``: P × K × K, 1 on the real cost entries; ``dustbin``: P × n × n, 1 on the entries that
+    cost c_u / 2 (one side in the dustbin). Given the modalities' k_m (``latent_dims``: one problem per pair of
+    modalities a < b, ``pairs``), it also maps the pairs into the T × T covariance of all T = Σ k_m coordinates:
+    ``block_index`` (P × K × K flat indices of the k_a × k_b cross block, 0 on padding) and ``pair_index``
+    (P × 2K × 2K flat indices into the (T+1) × (T+1) matrix that adds an independent unit T, of the correlation
+    matrix of each pair's coordinates, a then b, each side padded to K with that unit).
     """
 
-    shapes: list[tuple[int, int]]
-    log_mu: np.ndarray
-    log_nu: np.ndarray
-    real: np.ndarray
-    dustbin: np.ndarray
-    pairs: list[tuple[int, int]] | None = None
-    total: int = 0
-    block_index: np.ndarray | None = None
-    pair_index: np.ndarray | None = None
-
-    @classmethod
-    def of_shapes(cls, shapes: list[tuple[int, int]], **covariance_maps: Any) -> PairLayout:
-        """The layout of dustbin problems of the given shapes."""
-        size = max(max(shape) for shape in shapes)
-        log_mu = np.full((len(shapes), size + 1), _NO_MASS)
-        log_nu = log_mu.copy()
-        real = np.zeros((len(shapes), size, size))
-        dustbin = np.zeros((len(shapes), size + 1, size + 1))
-        for p, (k_a, k_b) in enumerate(shapes):
-            log_mu[p, :k_a], log_mu[p, size] = 0.0, np.log(k_b)
-            log_nu[p, :k_b], log_nu[p, size] = 0.0, np.log(k_a)
-            real[p, :k_a, :k_b] = 1.0
-            dustbin[p, :k_a, size] = dustbin[p, size, :k_b] = 1.0
-        return cls(list(shapes), log_mu, log_nu, real, dustbin, **covariance_maps)
+    def __init__(self, shapes: list[tuple[int, int]]) -> None:
+        self.shapes = list(shapes)
+        self.size = size = max(max(shape) for shape in self.shapes)
+        count, n = len(self.shapes), size + 1
+        self.mu, self.nu = np.zeros((count, n, 1)), np.zeros((count, n, 1))
+        self.real, self.dustbin = np.zeros((count, size, size)), np.zeros((count, n, n))
+        for p, (k_a, k_b) in enumerate(self.shapes):
+            self.mu[p, :k_a], self.mu[p, size] = 1.0, k_b
+            self.nu[p, :k_b], self.nu[p, size] = 1.0, k_a
+            self.real[p, :k_a, :k_b] = 1.0
+            self.dustbin[p, :k_a, size] = self.dustbin[p, size, :k_b] = 1.0
+        self.rows, self.columns = self.mu[:, :, 0] > 0, self.nu[:, :, 0] > 0
+        self.support = self.rows[:, :, None] & self.columns[:, None, :]
+        self.unit_scaling = self.columns[:, :, None].astype(np.float64)  # Sinkhorn's starting v: 1, 0 on padding
 
     @classmethod
     def of_dims(cls, latent_dims: list[int]) -> PairLayout:
-        """One problem per pair of modalities (a < b), with the maps into the covariance of all coordinates."""
+        """One problem per pair of modalities a < b (``pairs``), with the maps into the covariance of all
+        coordinates."""
         pairs = list(itertools.combinations(range(len(latent_dims)), 2))
-        size = max(latent_dims)
-        offsets = np.cumsum([0, *latent_dims])
-        total = int(offsets[-1])
-        block_index = np.zeros((len(pairs), size, size), dtype=np.int64)
-        pair_index = np.full((len(pairs), 2 * size), total, dtype=np.int64)
+        layout = cls([(latent_dims[a], latent_dims[b]) for a, b in pairs])
+        size, offsets = layout.size, np.cumsum([0, *latent_dims])
+        layout.pairs, layout.total = pairs, int(offsets[-1])
+        layout.block_index = np.zeros((len(pairs), size, size), dtype=np.int64)
+        slots = np.full((len(pairs), 2 * size), layout.total, dtype=np.int64)
         for p, (a, b) in enumerate(pairs):
             rows, columns = np.arange(offsets[a], offsets[a + 1]), np.arange(offsets[b], offsets[b + 1])
-            block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * total + columns[None, :]
-            pair_index[p, : latent_dims[a]], pair_index[p, size : size + latent_dims[b]] = rows, columns
-        shapes = [(latent_dims[a], latent_dims[b]) for a, b in pairs]
-        return cls.of_shapes(shapes, pairs=pairs, total=total, block_index=block_index, pair_index=pair_index)
-
-    @property
-    def size(self) -> int:
-        """K, the largest number of coordinates of one side."""
-        return self.real.shape[1]
+            layout.block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * layout.total + columns
+            slots[p, : latent_dims[a]], slots[p, size : size + latent_dims[b]] = rows, columns
+        layout.pair_index = slots[:, :, None] * (layout.total + 1) + slots[:, None, :]
+        return layout
 
     def blocks(self, matrix: np.ndarray) -> np.ndarray:
         """The P × K × K cross blocks [k_a × k_b, zero-padded] of a T × T matrix over all coordinates."""
@@ -168,8 +154,7 @@ def covariance_costs(
     size, extended_size = layout.size, layout.total + 1
     extended = np.zeros((extended_size, extended_size))
     extended[:-1, :-1], extended[-1, -1] = rho, 1.0
-    flat_index = layout.pair_index[:, :, None] * extended_size + layout.pair_index[:, None, :]
-    precision = np.linalg.inv(extended.ravel()[flat_index] + ridge * np.eye(2 * size))
+    precision = np.linalg.inv(extended.ravel()[layout.pair_index] + ridge * np.eye(2 * size))
     root = np.sqrt(np.einsum("pii->pi", precision))
     outer = root[:, :, None] * root[:, None, :]
     partial = -precision / outer
@@ -183,7 +168,7 @@ def covariance_costs(
         diagonal = np.arange(2 * size)
         grad_precision[:, diagonal, diagonal] += grad_root / (2.0 * root)
         grad_blocks = -precision @ grad_precision @ precision
-        grad_extended = np.bincount(flat_index.ravel(), grad_blocks.ravel(), extended_size**2)
+        grad_extended = np.bincount(layout.pair_index.ravel(), grad_blocks.ravel(), extended_size**2)
         return correlation_backward(grad_extended.reshape(extended_size, extended_size)[:-1, :-1])
 
     return (1.0 - np.abs(partial[:, :size, size:])) * layout.real, rho, partial_backward
@@ -206,21 +191,18 @@ def sinkhorn(
     padded = np.zeros(layout.dustbin.shape)
     padded[:, :-1, :-1] = cost
     padded += layout.dustbin * (dustbin_cost / 2.0)
-    rows, columns = layout.log_mu > _NO_MASS / 2, layout.log_nu > _NO_MASS / 2
-    mu, nu = np.exp(layout.log_mu)[:, :, None], np.exp(layout.log_nu)[:, :, None]
     f, g = potentials[:, 0], potentials[:, 1]
     # padding entries get kernel 1 (not 0), so no row or column sum is 0; their zero marginal makes u or v 0 there
-    support = rows[:, :, None] & columns[:, None, :]
-    kernel = np.where(support, np.exp((f[:, :, None] + g[:, None, :] - padded) / epsilon), 1.0)
+    kernel = np.where(layout.support, np.exp((f[:, :, None] + g[:, None, :] - padded) / epsilon), 1.0)
     kernel_t = np.ascontiguousarray(kernel.transpose(0, 2, 1))
-    u, v = mu, columns[:, :, None].astype(np.float64)  # u is overwritten by the first iteration
+    u, v = layout.mu, layout.unit_scaling  # u is overwritten by the first iteration
     for _ in range(iterations):
-        u = mu / (kernel @ v)
-        v = nu / (kernel_t @ u)
+        u = layout.mu / (kernel @ v)
+        v = layout.nu / (kernel_t @ u)
     plans = u * kernel * v.transpose(0, 2, 1)
     with np.errstate(divide="ignore"):  # log 0 on padding, replaced by 0
-        f = np.where(rows, f + epsilon * np.log(u[:, :, 0]), 0.0)
-        g = np.where(columns, g + epsilon * np.log(v[:, :, 0]), 0.0)
+        f = np.where(layout.rows, f + epsilon * np.log(u[:, :, 0]), 0.0)
+        g = np.where(layout.columns, g + epsilon * np.log(v[:, :, 0]), 0.0)
     return plans, np.stack([f, g], axis=1)
 
 
@@ -340,7 +322,7 @@ def soft_partial_plans(
     POT's ``ot.sinkhorn`` plans, see the tests). Row i of W sums to the mass coordinate i sends to b, i.e. 1 minus
     what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
     """
-    layout = PairLayout.of_shapes([tuple(cost.shape) for cost in costs])
+    layout = PairLayout([tuple(cost.shape) for cost in costs])
     size = layout.size
     padded = torch.stack(
         [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]

@@ -77,6 +77,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    # the freeze imports scipy.optimize (~1 s, once per process): a job's one-off cost, not a step's; without this
+    # the first dataset's whole-run column would carry it
+    import scipy.optimize  # noqa: F401
+
     config = load_config(*args.config)
     args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)

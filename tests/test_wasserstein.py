@@ -80,7 +80,7 @@ def test_gradients_flow_through_the_plan():
 
 
 def test_plan_gradient_equals_finite_differences_of_the_converged_plan():
-    """The implicit-function gradient of EntropicPlans against central differences of plans run to convergence,
+    """The implicit-function gradient (sinkhorn_backward) against central differences of plans run to convergence,
     in a padded batch (a 3 × 4 and a 2 × 2 problem) with both sides' dustbins."""
     generator = torch.Generator().manual_seed(7)
     costs = [

@@ -263,3 +263,15 @@ def test_structure_plans_gradient_in_the_encodings_equals_finite_differences(kin
         return sum((plan * weight).sum() for plan, weight in zip(plans, weights, strict=True))
 
     assert torch.autograd.gradcheck(loss, tuple(encodings), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def test_wcrl_uses_the_frozen_uniformity_weight_once_the_plan_is_frozen():
+    context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, None)
+    model = build_method("wcrl", context, {"frozen_uniformity_weight": 0.0})
+    batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]
+    encodings = model(batch)
+    learning = model.loss(encodings, 0.1)
+    assert float(learning.detach()) != pytest.approx(float(model.alignment(encodings, 0.1).detach()))  # λ = 0.3
+    model.loss(encodings, 0.95)  # freezes the plan
+    torch.testing.assert_close(model.loss(encodings, 0.95), model.alignment(encodings, 0.95))
+    assert build_method("wcrl", context, {}).current_uniformity_weight() == 0.3  # default: λ throughout

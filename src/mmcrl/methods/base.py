@@ -129,10 +129,16 @@ class ContrastiveMethod(Method):
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """The contrastive objective on one batch's encodings: alignment + λ Σ_m U(f_m(x_m))."""
         total = self.alignment(encodings, progress)
-        if self.uniformity_weight > 0:
+        weight = self.current_uniformity_weight()
+        if weight > 0:
             spread = [standardised(u) if self.uniformity_standardised else u for u in encodings]
-            total = total + self.uniformity_weight * sum(uniformity(u) for u in spread)
+            total = total + weight * sum(uniformity(u) for u in spread)
         return total
+
+    def current_uniformity_weight(self) -> float:
+        """λ at this step (after :meth:`alignment` ran on it): ``uniformity_weight`` throughout, unless a subclass
+        changes it during training."""
+        return self.uniformity_weight
 
     def alignment(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) with the correspondences of :meth:`correspondences`."""

@@ -25,7 +25,11 @@ class WCRL(ContrastiveMethod):
 
     told = "nothing (learns the pattern)"
     searches_structure = True
-    option_names: ClassVar[tuple[str, ...]] = (*ContrastiveMethod.option_names, *STRUCTURE_DEFAULTS)
+    option_names: ClassVar[tuple[str, ...]] = (
+        *ContrastiveMethod.option_names,
+        "frozen_uniformity_weight",
+        *STRUCTURE_DEFAULTS,
+    )
     default_uniformity_weight = 0.3
     default_uniformity_standardised = True
 
@@ -33,6 +37,12 @@ class WCRL(ContrastiveMethod):
         super().__init__(context, params)
         structure_options = {key: value for key, value in params.items() if key in STRUCTURE_DEFAULTS}
         self.structure = StructureModule(context.latent_dims, structure_options)
+        self.frozen_uniformity_weight = float(params.get("frozen_uniformity_weight", self.uniformity_weight))
+
+    def current_uniformity_weight(self) -> float:
+        """λ while the plan is learned; ``frozen_uniformity_weight`` (default: the same λ) once it is frozen, when no
+        copy can be matched any more and the method trains like the oracle on the learned plan."""
+        return self.frozen_uniformity_weight if bool(self.structure.frozen) else self.uniformity_weight
 
     def correspondences(
         self, encodings: list[torch.Tensor], progress: float

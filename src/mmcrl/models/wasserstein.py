@@ -349,8 +349,13 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
 }
 _NO_DUSTBIN_COST = 10.0  # > every cost between coordinates: the plan matches min(k_a, k_b) coordinates
 COSTS = ("partial", "correlation", "squared", "w1", "correlation+w1")
-_COVARIANCE_COST = {"partial": "partial", "correlation": "correlation", "squared": "squared", "w1": None}
-_COVARIANCE_COST["correlation+w1"] = "correlation"
+_COVARIANCE_COST = {  # each cost's part computed from the covariance (StructurePlans); the W1 part is torch's
+    "partial": "partial",
+    "correlation": "correlation",
+    "squared": "squared",
+    "w1": None,
+    "correlation+w1": "correlation",
+}
 _MAX_EXPONENT = 600.0  # exp(−600) ≈ 1e−261: still a normal float64
 
 

@@ -12,6 +12,7 @@ from mmcrl.models.wasserstein import (
     StructureModule,
     StructurePlans,
     covariance_costs,
+    search_phases,
     soft_partial_plans,
     sorted_marginal_distance,
     standardised,
@@ -274,4 +275,24 @@ def test_wcrl_uses_the_frozen_uniformity_weight_once_the_plan_is_frozen():
     assert float(learning.detach()) != pytest.approx(float(model.alignment(encodings, 0.1).detach()))  # λ = 0.3
     model.loss(encodings, 0.95)  # freezes the plan
     torch.testing.assert_close(model.loss(encodings, 0.95), model.alignment(encodings, 0.95))
-    assert build_method("wcrl", context, {}).current_uniformity_weight() == 0.3  # default: λ throughout
+    default = build_method("wcrl", context, {})
+    assert default.current_uniformity_weight() == 0.3  # λ while the plan is searched
+    default.structure.frozen.fill_(True)
+    assert default.current_uniformity_weight() == 0.03  # λ_frozen by default
+
+
+def test_the_search_is_capped_in_steps_so_a_long_budget_searches_as_long_as_the_default_one():
+    options = StructureModule([2, 2]).options
+    assert search_phases(options, 400) == (0.75, 0.9)  # the default study: 300 and 360 steps, uncapped
+    assert search_phases(options, 10_000) == (0.03, 0.05)  # annealed over 300 steps, frozen at step 500
+    assert search_phases(options, None) == (0.75, 0.9)  # budget unknown: the fractions
+    assert search_phases(options | {"anneal_max_steps": None}, 10_000) == (0.75, 0.05)
+    context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, None, steps=1000)
+    model = build_method("wcrl", context, {})
+    batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]
+    assert model.structure.schedule(0.3) == model.structure.schedule(0.9)  # the final (ε, c_u) from step 300
+    assert model.structure.schedule(0.2) != model.structure.schedule(0.3)
+    model.loss(model(batch), 0.499)
+    assert not bool(model.structure.frozen)
+    model.loss(model(batch), 0.5)  # step 500 of 1000
+    assert bool(model.structure.frozen)

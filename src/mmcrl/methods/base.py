@@ -20,7 +20,8 @@ class MethodContext:
     """What a method is given: observed dimensions d_m, learned dimensions k_m, each modality's encoder kind (a key
     of :data:`mmcrl.models.encoders.ENCODERS`; None: all ``mlp``), only for methods that declare ``told_pattern``
     the true sharing pattern, and only for methods that declare ``told_content_sizes`` the content sizes
-    |∩_{m ∈ T} S_m| of every subset T of ≥ 2 modalities that share a latent (:func:`content_sizes`)."""
+    |∩_{m ∈ T} S_m| of every subset T of ≥ 2 modalities that share a latent (:func:`content_sizes`); ``steps``, the
+    training budget T (None: unknown, e.g. a model saved before it was recorded)."""
 
     observed_dims: list[int]
     latent_dims: list[int]
@@ -30,6 +31,7 @@ class MethodContext:
     sharing_pattern: np.ndarray | None = None
     encoder_kinds: list[str] | None = None
     content_sizes: dict[tuple[int, ...], int] | None = None
+    steps: int | None = None
 
     def encoder_kind(self, m: int) -> str:
         """The encoder kind of modality m."""

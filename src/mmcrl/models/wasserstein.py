@@ -344,6 +344,8 @@ STRUCTURE_DEFAULTS: dict[str, Any] = {
     "dustbin_cost_end": 0.2,
     "anneal_fraction": 0.75,
     "freeze_fraction": 0.9,
+    "anneal_max_steps": 300,
+    "freeze_max_steps": 500,
     "sinkhorn_iterations": 5,
     "partial_ridge": 0.05,
 }
@@ -387,6 +389,22 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
+def search_phases(options: dict[str, Any], steps: int | None) -> tuple[float, float]:
+    """The fractions of a T-step training run (T = ``steps``) at which the soft phase ends and the plan freezes:
+    min(``anneal_fraction``, ``anneal_max_steps`` / T) and min(``freeze_fraction``, ``freeze_max_steps`` / T). The caps
+    make the search the same number of steps at every longer budget: at 400 steps they change nothing (300 and 360
+    steps), at 10,000 the plan is searched over 300 steps and frozen at step 500, after which the method fits like
+    the oracle on the learned plan (docs/method.md, ninth and tenth increments). A cap of None, or an unknown T, keeps
+    the fraction."""
+
+    def capped(fraction: float, max_steps: int | None) -> float:
+        return fraction if max_steps is None or steps is None else min(fraction, max_steps / steps)
+
+    return capped(options["anneal_fraction"], options["anneal_max_steps"]), capped(
+        options["freeze_fraction"], options["freeze_max_steps"]
+    )
+
+
 class StructureModule(nn.Module):
     """Learns which coordinates of which modalities encode the same latent: for every pair of modalities (a, b) a
     partial OT plan W_ab ∈ [0, 1]^{k_a × k_b} between their coordinates, with a "not shared" dustbin on both sides.
@@ -397,7 +415,8 @@ class StructureModule(nn.Module):
     1 − |corr(u_i, v_j)| (``correlation``), the scale-aware squared difference up to sign (``squared``, see
     :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
     correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr (marginal).
-    ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training (geometric /
+    ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training, at most
+    ``anneal_max_steps`` of the ``steps`` (T) of training (:func:`search_phases`; geometric /
     linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2: at c_u = 1 every correlated pair is cheaper than the dustbin, so
     training starts from a soft, nearly full matching and every coordinate is pulled towards cross-modal information
     before the plan commits — started at (0.1, 0.5) the plan committed within ~25 steps and a coordinate left in the
@@ -408,12 +427,13 @@ class StructureModule(nn.Module):
     :class:`StructurePlans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
     step's dual potentials (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient``
     (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction``
-    of training the plans are frozen to the exact (network simplex) partial matching of a running mean of the
-    (marginal) correlations, the statistic :func:`mmcrl.recover.recover_structure` reads the structure from.
-    Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
+    of training (at most ``freeze_max_steps`` steps) the plans are frozen to the exact (network simplex) partial
+    matching of a running mean of the (marginal) correlations, the statistic :func:`mmcrl.recover.recover_structure`
+    reads the structure from. Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the
+    plan-weighted contrastive term.
     """
 
-    def __init__(self, latent_dims: list[int], options: dict[str, Any] | None = None) -> None:
+    def __init__(self, latent_dims: list[int], options: dict[str, Any] | None = None, steps: int | None = None) -> None:
         super().__init__()
         unknown = sorted(set(options or {}) - set(STRUCTURE_DEFAULTS))
         if unknown:
@@ -423,6 +443,7 @@ class StructureModule(nn.Module):
         if self.options["cost"] not in COSTS:
             raise ValueError(f"structure cost {self.options['cost']!r} is not one of {', '.join(COSTS)}")
         check_exponent_range(self.options)
+        self.anneal_end, self.freeze_start = search_phases(self.options, steps)
         self.latent_dims = list(latent_dims)
         self.layout = PairLayout.of_dims(self.latent_dims)
         self.pairs, self.shapes = self.layout.pairs, self.layout.shapes
@@ -439,7 +460,7 @@ class StructureModule(nn.Module):
         dustbin_start = options["dustbin_cost_start"] if options["dustbin"] else _NO_DUSTBIN_COST
         if not options["anneal"]:
             return options["epsilon_end"], dustbin_end
-        t = min(1.0, progress / options["anneal_fraction"])
+        t = min(1.0, progress / self.anneal_end)
         epsilon = options["epsilon_start"] * (options["epsilon_end"] / options["epsilon_start"]) ** t
         return epsilon, dustbin_start + t * (dustbin_end - dustbin_start)
 
@@ -456,7 +477,7 @@ class StructureModule(nn.Module):
     def forward(self, encodings: list[torch.Tensor], progress: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(W_ab, s_ab) for every pair (a, b) in ``self.pairs``; ``progress`` ∈ [0, 1) is the fraction of training
         done (in training mode, the running correlations and potentials are updated and the plans frozen on time)."""
-        if self.training and not self.frozen and progress >= self.options["freeze_fraction"]:
+        if self.training and not self.frozen and progress >= self.freeze_start:
             self.freeze_plans()
         if self.frozen:
             signs = np.sign(self.layout.blocks(self.running_correlation.double().cpu().numpy()))

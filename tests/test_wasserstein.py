@@ -287,6 +287,8 @@ def test_the_search_is_capped_in_steps_so_a_long_budget_searches_as_long_as_the_
     assert search_phases(options, 10_000) == (0.03, 0.05)  # annealed over 300 steps, frozen at step 500
     assert search_phases(options, None) == (0.75, 0.9)  # budget unknown: the fractions
     assert search_phases(options | {"anneal_max_steps": None}, 10_000) == (0.75, 0.05)
+    assert search_phases(options, 10_000, lr=0.003) == (0.03, 0.05)  # the reference learning rate
+    assert search_phases(options, 10_000, lr=0.001) == (0.09, 0.15)  # a third of it: 900 and 1,500 steps
     context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, None, steps=1000)
     model = build_method("wcrl", context, {})
     batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]

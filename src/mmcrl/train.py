@@ -53,7 +53,7 @@ def learning_rate(step: int, training: dict[str, Any]) -> float:
 
 def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
     """The context every method gets: d_m, k_m = |S_m| + extra_dims, encoder kinds and size, the number of training
-    steps, and (for the oracle) the pattern."""
+    steps and the learning rate, and (for the oracle) the pattern."""
     pattern = dataset.sharing_pattern
     return MethodContext(
         observed_dims=list(dataset.ground_truth["observed_dims"]),
@@ -64,6 +64,7 @@ def method_context(dataset: Dataset, training: dict[str, Any]) -> MethodContext:
         sharing_pattern=pattern,
         encoder_kinds=dataset.ground_truth.get("encoder_kinds"),
         steps=training["steps"],
+        lr=training["lr"],
     )
 
 

@@ -21,7 +21,8 @@ class MethodContext:
     of :data:`mmcrl.models.encoders.ENCODERS`; None: all ``mlp``), only for methods that declare ``told_pattern``
     the true sharing pattern, and only for methods that declare ``told_content_sizes`` the content sizes
     |∩_{m ∈ T} S_m| of every subset T of ≥ 2 modalities that share a latent (:func:`content_sizes`); ``steps``, the
-    training budget T (None: unknown, e.g. a model saved before it was recorded)."""
+    training budget T and ``lr`` its peak learning rate (None: unknown, e.g. a model saved before they were recorded).
+    """
 
     observed_dims: list[int]
     latent_dims: list[int]
@@ -32,6 +33,7 @@ class MethodContext:
     encoder_kinds: list[str] | None = None
     content_sizes: dict[tuple[int, ...], int] | None = None
     steps: int | None = None
+    lr: float | None = None
 
     def encoder_kind(self, m: int) -> str:
         """The encoder kind of modality m."""

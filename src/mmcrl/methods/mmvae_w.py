@@ -39,7 +39,7 @@ class MMVAEW(MMVAE):
         self.structure_weight = float(params.get("structure_weight", 1.0))
         self.tau = float(params.get("tau", context.tau))
         options = self.structure_defaults | {key: value for key, value in params.items() if key in STRUCTURE_DEFAULTS}
-        self.structure = StructureModule(context.latent_dims, options, context.steps)
+        self.structure = StructureModule(context.latent_dims, options, context.steps, context.lr)
 
     def latent_regulariser(self, means: list[torch.Tensor], progress: float) -> torch.Tensor:
         return self.structure_weight * self.structure.alignment_loss(means, progress, self.tau)

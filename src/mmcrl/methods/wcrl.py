@@ -37,7 +37,7 @@ class WCRL(ContrastiveMethod):
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)
         structure_options = {key: value for key, value in params.items() if key in STRUCTURE_DEFAULTS}
-        self.structure = StructureModule(context.latent_dims, structure_options, context.steps)
+        self.structure = StructureModule(context.latent_dims, structure_options, context.steps, context.lr)
         self.frozen_uniformity_weight = float(
             params.get("frozen_uniformity_weight", self.default_frozen_uniformity_weight)
         )

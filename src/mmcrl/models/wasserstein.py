@@ -389,16 +389,25 @@ def sorted_marginal_distance(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.minimum(same, flipped)
 
 
-def search_phases(options: dict[str, Any], steps: int | None) -> tuple[float, float]:
+REFERENCE_LR = 0.003  # the learning rate at which the search caps are counted (the default study's)
+
+
+def search_phases(options: dict[str, Any], steps: int | None, lr: float | None = None) -> tuple[float, float]:
     """The fractions of a T-step training run (T = ``steps``) at which the soft phase ends and the plan freezes:
-    min(``anneal_fraction``, ``anneal_max_steps`` / T) and min(``freeze_fraction``, ``freeze_max_steps`` / T). The caps
-    make the search the same number of steps at every longer budget: at 400 steps they change nothing (300 and 360
-    steps), at 10,000 the plan is searched over 300 steps and frozen at step 500, after which the method fits like
-    the oracle on the learned plan (docs/method.md, ninth and tenth increments). A cap of None, or an unknown T, keeps
-    the fraction."""
+    min(``anneal_fraction``, n_anneal / T) and min(``freeze_fraction``, n_freeze / T), with the caps
+    n = round(``anneal_max_steps`` · r) and round(``freeze_max_steps`` · r) in steps, r = :data:`REFERENCE_LR` / lr.
+
+    The caps make the search the same at every longer budget: at 400 steps they change nothing (300 and 360 steps),
+    at 10,000 the plan is searched over 300 steps and frozen at step 500, after which the method fits the learned
+    plan like the oracle (docs/method.md, ninth and tenth increments). Adam moves each weight by about lr per step,
+    so at a lower learning rate the search takes proportionally more steps to move the encoders as far: at lr 0.001
+    (``paper.yaml``) 900 and 1,500; 10,000 steps at batch 128 and lr 0.001 with the unscaled caps left 5 of 6 yao4
+    tuning replicates inexact (tenth increment). A cap of None, or an unknown T, keeps the fraction; an unknown lr
+    counts the caps as they are."""
+    ratio = 1.0 if lr is None else REFERENCE_LR / lr
 
     def capped(fraction: float, max_steps: int | None) -> float:
-        return fraction if max_steps is None or steps is None else min(fraction, max_steps / steps)
+        return fraction if max_steps is None or steps is None else min(fraction, round(max_steps * ratio) / steps)
 
     return capped(options["anneal_fraction"], options["anneal_max_steps"]), capped(
         options["freeze_fraction"], options["freeze_max_steps"]
@@ -416,9 +425,10 @@ class StructureModule(nn.Module):
     :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
     correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr (marginal).
     ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training, at most
-    ``anneal_max_steps`` of the ``steps`` (T) of training (:func:`search_phases`; geometric /
-    linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2: at c_u = 1 every correlated pair is cheaper than the dustbin, so
-    training starts from a soft, nearly full matching and every coordinate is pulled towards cross-modal information
+    ``anneal_max_steps`` of the ``steps`` (T) of training, counted at learning rate 0.003 and scaled by 0.003 /
+    ``lr`` (:func:`search_phases`; geometric / linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2: at c_u = 1 every
+    correlated pair is cheaper than the dustbin, so training starts from a soft, nearly full matching and every
+    coordinate is pulled towards cross-modal information
     before the plan commits — started at (0.1, 0.5) the plan committed within ~25 steps and a coordinate left in the
     dustbin then only had the uniformity term to learn from, so a shared latent could be lost, docs/method.md);
     annealing over the first 3/4 and freezing at 0.9 (was 1/2 and 3/4) gave more exact patterns on yao4 and random
@@ -427,13 +437,19 @@ class StructureModule(nn.Module):
     :class:`StructurePlans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
     step's dual potentials (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient``
     (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction``
-    of training (at most ``freeze_max_steps`` steps) the plans are frozen to the exact (network simplex) partial
-    matching of a running mean of the (marginal) correlations, the statistic :func:`mmcrl.recover.recover_structure`
-    reads the structure from. Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the
-    plan-weighted contrastive term.
+    of training (at most ``freeze_max_steps`` steps, scaled alike) the plans are frozen to the exact (network
+    simplex) partial matching of a running mean of the (marginal) correlations, the statistic
+    :func:`mmcrl.recover.recover_structure` reads the structure from. Plugs into any model with per-modality
+    encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 
-    def __init__(self, latent_dims: list[int], options: dict[str, Any] | None = None, steps: int | None = None) -> None:
+    def __init__(
+        self,
+        latent_dims: list[int],
+        options: dict[str, Any] | None = None,
+        steps: int | None = None,
+        lr: float | None = None,
+    ) -> None:
         super().__init__()
         unknown = sorted(set(options or {}) - set(STRUCTURE_DEFAULTS))
         if unknown:
@@ -443,7 +459,7 @@ class StructureModule(nn.Module):
         if self.options["cost"] not in COSTS:
             raise ValueError(f"structure cost {self.options['cost']!r} is not one of {', '.join(COSTS)}")
         check_exponent_range(self.options)
-        self.anneal_end, self.freeze_start = search_phases(self.options, steps)
+        self.anneal_end, self.freeze_start = search_phases(self.options, steps, lr)
         self.latent_dims = list(latent_dims)
         self.layout = PairLayout.of_dims(self.latent_dims)
         self.pairs, self.shapes = self.layout.pairs, self.layout.shapes

@@ -298,3 +298,6 @@ def test_the_search_is_capped_in_steps_so_a_long_budget_searches_as_long_as_the_
     assert not bool(model.structure.frozen)
     model.loss(model(batch), 0.5)  # step 500 of 1000
     assert bool(model.structure.frozen)
+    long_context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, None, steps=10_000, lr=0.001)
+    mmvae_w = build_method("mmvae-w", long_context, {}).structure  # keeps its measured fractions at every budget
+    assert (mmvae_w.anneal_end, mmvae_w.freeze_start) == (0.5, 0.75)

@@ -32,6 +32,8 @@ class MMVAEW(MMVAE):
         "dustbin_cost_start": 0.5,
         "anneal_fraction": 0.5,
         "freeze_fraction": 0.75,
+        "anneal_max_steps": None,  # wcrl's search caps (tenth increment) were not measured on mmvae-w: its fractions
+        "freeze_max_steps": None,  # hold at every budget
     }
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:

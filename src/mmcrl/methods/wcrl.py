@@ -46,7 +46,7 @@ class WCRL(ContrastiveMethod):
         """λ while the plan is learned; ``frozen_uniformity_weight`` (λ_frozen = 0.03) once it is frozen, when no copy
         can be matched any more and the method fits the learned plan like the oracle. Over long training the full λ
         on standardised encodings costs the latents it should spread (yao4 tuning replicates 100–102 at 10,000
-        steps, plan frozen at step 500: mean ``mcc_identifiable`` 0.86 with λ, 0.97 with 0.03 or 0); 0 lost
+        steps, plan frozen at step 500: mean ``mcc_identifiable`` 0.86 with λ, 0.96 with 0.03, 0.97 with 0); 0 lost
         patterns on pair2 and chain3 there (docs/method.md, ninth increment). At the default budget's 40 frozen
         steps 0.03 and λ give the same structures (tenth increment)."""
         return self.frozen_uniformity_weight if bool(self.structure.frozen) else self.uniformity_weight

@@ -425,12 +425,12 @@ class StructureModule(nn.Module):
     :func:`covariance_costs`), min_± W1 of the standardised marginals (``w1``, unpaired data), or
     correlation and W1 summed (``correlation+w1``); signs s_ab = sign corr (marginal).
     ε and c_u are annealed from (ε_0, c_0) to (ε_1, c_1) over the first ``anneal_fraction`` of training, at most
-    ``anneal_max_steps`` of the ``steps`` (T) of training, counted at learning rate 0.003 and scaled by 0.003 /
-    ``lr`` (:func:`search_phases`; geometric / linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2: at c_u = 1 every
-    correlated pair is cheaper than the dustbin, so training starts from a soft, nearly full matching and every
-    coordinate is pulled towards cross-modal information
-    before the plan commits — started at (0.1, 0.5) the plan committed within ~25 steps and a coordinate left in the
-    dustbin then only had the uniformity term to learn from, so a shared latent could be lost, docs/method.md);
+    ``anneal_max_steps`` of the ``steps`` (T) of training, counted at :data:`REFERENCE_LR` and scaled by
+    :data:`REFERENCE_LR` / ``lr`` (:func:`search_phases`; geometric / linear; defaults ε 0.3 → 0.02, c_u 1.0 → 0.2:
+    at c_u = 1 every correlated pair is cheaper than the dustbin, so training starts from a soft, nearly full matching
+    and every coordinate is pulled towards cross-modal information before the plan commits — started at (0.1, 0.5)
+    the plan committed within ~25 steps and a coordinate left in the dustbin then only had the uniformity term to
+    learn from, so a shared latent could be lost, docs/method.md);
     annealing over the first 3/4 and freezing at 0.9 (was 1/2 and 3/4) gave more exact patterns on yao4 and random
     patterns, docs/method.md; ``anneal`` off: (ε_1, c_1) throughout; ``dustbin`` off: c_u so large that
     min(k_a, k_b) pairs are always matched. All pairs are solved in one batch (:class:`PairLayout`,

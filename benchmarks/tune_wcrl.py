@@ -8,7 +8,9 @@ training seed depends on (dataset, replicate seed) only, not on the method or it
 from the same initialisation and the same batches. Per run it prints one line: mcc_identifiable, structure_exact,
 structure_f1, mcc_private, the final training loss (mean of the last 50 steps), two label-free checks of the
 recovered structure (the number of conflicts refused by the recovery's union-find, and the Jaccard agreement between
-the pairs the frozen plans match and those recovered on held-out data) and the training time.
+the pairs the frozen plans match and those recovered on held-out data), the information score that
+``training.restarts`` chooses by (:func:`mmcrl.selection.information_score` on the validation split) and the
+training time.
 
 ``--inits I …`` trains each replicate from several initialisations instead (training seed derived from dataset,
 replicate and init index I; one line per init): the per-run success rate, and whether the training loss ranks the
@@ -36,6 +38,7 @@ from mmcrl.data.synthetic import load_dataset
 from mmcrl.evaluate import evaluate_run
 from mmcrl.io import derive_seed
 from mmcrl.recover import recover_structure
+from mmcrl.selection import information_score
 from mmcrl.train import fit, held_out_encodings
 
 EVALUATION_SEEDS = range(5)
@@ -48,6 +51,7 @@ SCORES = (
     "final_loss",
     "conflicts",
     "plan_agreement",
+    "information",
     "chosen_restart",
 )
 
@@ -74,12 +78,14 @@ def run_once(
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
+    categorical = [model.context.encoder_kind(m) == "text" for m in range(len(held_out["val"]))]
     return result["summary"] | {
         "chosen_restart": record.get("restarts", {}).get("chosen"),
         "recovered": structure["recovered_pattern"],
         "final_loss": record["final_loss"],
         "conflicts": len(structure["conflicts"]),
         "plan_agreement": plan_agreement(model, structure["matches"]),
+        "information": information_score(held_out["val"], dataset.split("val")[1], categorical)[0],
     }
 
 

@@ -6,8 +6,8 @@ from test_methods import TRAINING
 
 from mmcrl.config import dataset_spec
 from mmcrl.data.synthetic import load_dataset, write_dataset
-from mmcrl.selection import as_features, information_score, predictability
-from mmcrl.train import fit, restart_seed
+from mmcrl.selection import INFORMATION_TIE, as_features, chosen_candidate, information_score, predictability
+from mmcrl.train import final_loss, fit, restart_seed
 
 
 @pytest.fixture
@@ -66,12 +66,23 @@ def small_dataset(tmp_path):
     return load_dataset(tmp_path)
 
 
-def test_restarts_keep_the_candidate_with_the_best_score(tmp_path):
+def test_the_chosen_candidate_has_the_lowest_loss_among_the_near_best_scores():
+    # 0.898 ties with the best 0.900 and has the lower loss; 0.85 has the lowest loss but is not near the best
+    assert chosen_candidate([0.900, 0.898, 0.850], [1.0, 0.5, 0.1]) == 1
+    assert chosen_candidate([0.900, 0.898, 0.850], [0.4, 0.5, 0.1]) == 0
+    assert chosen_candidate([0.900, 0.900 - 2 * INFORMATION_TIE], [1.0, 0.1]) == 0  # beyond the tie: the score decides
+    assert chosen_candidate([0.7], [3.0]) == 0
+
+
+def test_restarts_keep_the_chosen_candidate(tmp_path):
     data = small_dataset(tmp_path)
     training = TRAINING | {"steps": 30, "restarts": 3}
     model, record = fit(data, "wcrl", {}, training, seed=0, run_name="test")
     choice = record["restarts"]
-    assert len(choice["scores"]) == 3 and choice["chosen"] == int(np.argmax(choice["scores"]))
+    assert len(choice["scores"]) == 3
+    assert choice["chosen"] == chosen_candidate(choice["scores"], choice["final_losses"])
+    assert record["final_loss"] == pytest.approx(choice["final_losses"][choice["chosen"]])
+    assert final_loss([5.0] * 10 + [1.0] * 50) == 1.0  # the last 50 steps
     assert choice["scores"][choice["chosen"]] == min(choice["per_modality"][choice["chosen"]])
     # the model returned is the chosen candidate: candidate 0 is the plain run, the others start from restart_seed
     seed = 0 if choice["chosen"] == 0 else restart_seed(0, choice["chosen"])

@@ -5,7 +5,8 @@ f_m(x_m) = (h_i(z_i))_{i ∈ S_m} is a bijection of z_{S_m}, so x_m is a functio
 structure search lose information: a latent encoded by a non-monotone (folded) function, a coordinate that copies a
 latent another coordinate already carries (a spurious shared match, where the modality's private latent is lost),
 or two latents mixed into fewer coordinates. Each leaves x_m only partly predictable from f_m(x_m). The check needs
-neither the latents nor the pattern, so it can choose among restarts (:func:`mmcrl.train.fit`) and be reported.
+neither the latents nor the pattern, so it can choose among restarts (:func:`mmcrl.train.fit`, :func:`chosen_candidate`)
+and be reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from mmcrl.metrics import location_scale
 
 N_NEIGHBOURS = 10
+INFORMATION_TIE = 0.005  # information scores closer than this to the best are ties (chosen_candidate)
 
 
 def as_features(observation: np.ndarray, categorical: bool = False) -> np.ndarray:
@@ -53,3 +55,19 @@ def information_score(
     flags = categorical or [False] * len(observations)
     per_modality = [predictability(u, x, flag) for u, x, flag in zip(encodings, observations, flags, strict=True)]
     return min(per_modality), per_modality
+
+
+def chosen_candidate(scores: list[float], final_losses: list[float], tie: float = INFORMATION_TIE) -> int:
+    """The candidate a restarted run keeps: among those whose information score (:func:`information_score`) is
+    within ``tie`` of the best, the one with the lowest final training loss.
+
+    The two label-free signals fail in different places (docs/method.md, eleventh increment): the training loss ranks
+    the runs of a yao4 replicate (every exact run ends lower than every inexact one, fifth increment) but prefers a
+    spurious match of private coordinates on chain3, which the information check catches; between candidates whose
+    scores differ by less than a few thousandths the check does not tell a fold or a mixture from a sound run. Best
+    of 3 initialisations on tuning replicates, exact patterns by the score alone → with this tie-break: yao4 120–143
+    18/24 → 20/24, then on fresh replicates 144–167 18/24 → 22/24; chain3 21/24 and 24/24 either way.
+    """
+    best = max(scores)
+    tied = [index for index, score in enumerate(scores) if score >= best - tie]
+    return min(tied, key=lambda index: final_losses[index])

@@ -82,8 +82,9 @@ def fit(
 
     A method that ``searches_structure`` is trained ``training.restarts`` times (R) when R > 1, from seed ``seed`` and
     R − 1 derived ones (:func:`restart_seed`); the candidate whose encodings best determine their observations on the
-    validation split is kept (:func:`mmcrl.selection.information_score`, label-free), and the record says which and
-    why. Its ``train_seconds`` count every candidate.
+    validation split is kept (:func:`mmcrl.selection.information_score`, label-free; near-ties broken by the final
+    training loss, :func:`mmcrl.selection.chosen_candidate`), and the record says which and why. Its
+    ``train_seconds`` count every candidate.
 
     With ``progress_path``, the full training state (model, optimiser, batch generator, step, losses, and the
     candidates already finished) is written there atomically every ``training.checkpoint_every`` steps, and a run
@@ -216,14 +217,34 @@ def _scored(run: _Run, dataset: Dataset) -> dict[str, Any]:
 
 
 def _chosen(run: _Run, finished: list[dict[str, Any]], run_name: str) -> tuple[_Run, float, dict[str, Any]]:
-    """The run holding the best-scoring candidate, the seconds of all candidates, and the record of the choice."""
+    """The run holding the chosen candidate (:func:`mmcrl.selection.chosen_candidate`), the seconds of all
+    candidates, and the record of the choice."""
+    from mmcrl.selection import chosen_candidate
+
     scores = [candidate["score"] for candidate in finished]
-    chosen = int(np.argmax(scores))
+    losses = [final_loss(candidate["losses"]) for candidate in finished]
+    chosen = chosen_candidate(scores, losses)
     run.model.load_state_dict(finished[chosen]["model"])
     run.losses = finished[chosen]["losses"]
-    log.info("%s: restart %d chosen (information scores %s)", run_name, chosen, ", ".join(f"{s:.3f}" for s in scores))
-    selection = {"scores": scores, "per_modality": [c["per_modality"] for c in finished], "chosen": chosen}
+    log.info(
+        "%s: restart %d chosen (information scores %s; final losses %s)",
+        run_name,
+        chosen,
+        ", ".join(f"{s:.3f}" for s in scores),
+        ", ".join(f"{loss:.3f}" for loss in losses),
+    )
+    selection = {
+        "scores": scores,
+        "final_losses": losses,
+        "per_modality": [c["per_modality"] for c in finished],
+        "chosen": chosen,
+    }
     return run, sum(candidate["seconds"] for candidate in finished), selection
+
+
+def final_loss(losses: list[float]) -> float:
+    """The training loss a run ends with: the mean of its last 50 steps' losses."""
+    return float(np.mean(losses[-50:]))
 
 
 def _record(
@@ -245,7 +266,7 @@ def _record(
         "seed": seed,
         "device": str(device),
         "train_seconds": seconds,
-        "final_loss": float(np.mean(losses[-50:])) if losses else None,
+        "final_loss": final_loss(losses) if losses else None,
         "loss_curve": losses[:: max(1, len(losses) // 200)],
     }
 

@@ -30,7 +30,7 @@ rule aggregate:
         comparison=report(
             "reports/tables/comparison.md",
             caption="../report/comparison_table.rst",
-            category="Comparison",
+            category="Paper comparison",
             labels={"table": "every method on every dataset"},
         ),
         comparison_latex="reports/tables/comparison.tex",

@@ -2,7 +2,7 @@ FIGURE_CAPTIONS = {
     "mcc": ("Identifiability", "mean matched correlation per method and dataset"),
     "latents": ("Per-latent recovery", "matched correlation per latent"),
     "patterns": ("Structure recovery", "true vs recovered sharing pattern"),
-    "comparison": ("Comparison", "every method on every dataset"),
+    "comparison": ("Comparison figure", "every method on every dataset"),
 }
 
 

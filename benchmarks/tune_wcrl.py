@@ -38,8 +38,7 @@ from mmcrl.data.synthetic import load_dataset
 from mmcrl.evaluate import evaluate_run
 from mmcrl.io import derive_seed
 from mmcrl.recover import recover_structure
-from mmcrl.selection import information_score
-from mmcrl.train import fit, held_out_encodings
+from mmcrl.train import fit, held_out_encodings, validation_information
 
 EVALUATION_SEEDS = range(5)
 EVALUATION_PATTERN_SEEDS = (2026, 5150)
@@ -78,14 +77,13 @@ def run_once(
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
-    categorical = [model.context.encoder_kind(m) == "text" for m in range(len(held_out["val"]))]
     return result["summary"] | {
         "chosen_restart": record.get("restarts", {}).get("chosen"),
         "recovered": structure["recovered_pattern"],
         "final_loss": record["final_loss"],
         "conflicts": len(structure["conflicts"]),
         "plan_agreement": plan_agreement(model, structure["matches"]),
-        "information": information_score(held_out["val"], dataset.split("val")[1], categorical)[0],
+        "information": validation_information(model, dataset, held_out["val"])[0],
     }
 
 

@@ -204,13 +204,21 @@ def restart_seed(seed: int, candidate: int) -> int:
     return derive_seed("restart", seed, candidate) % 2**31
 
 
-def _scored(run: _Run, dataset: Dataset) -> dict[str, Any]:
-    """A finished candidate: its information score on the validation split, its state, losses and seconds."""
-    from mmcrl.selection import information_score  # scikit-learn: imported only by runs that restart
+def validation_information(
+    model: Method, dataset: Dataset, encodings: list[np.ndarray] | None = None
+) -> tuple[float, list[float]]:
+    """:func:`mmcrl.selection.information_score` of a model on the validation split: its ``encodings`` of it
+    (computed here, in the model's current mode, when not given), text modalities scored as token ids."""
+    from mmcrl.selection import information_score  # scikit-learn: imported only where a run is scored
 
     _, validation = dataset.split("val")
-    categorical = [run.model.context.encoder_kind(m) == "text" for m in range(len(validation))]
-    score, per_modality = information_score(encode(run.model.eval(), validation), validation, categorical)
+    categorical = [model.context.encoder_kind(m) == "text" for m in range(len(validation))]
+    return information_score(encode(model, validation) if encodings is None else encodings, validation, categorical)
+
+
+def _scored(run: _Run, dataset: Dataset) -> dict[str, Any]:
+    """A finished candidate: its information score on the validation split, its state, losses and seconds."""
+    score, per_modality = validation_information(run.model.eval(), dataset)
     run.model.train()
     model = {name: value.detach().clone() for name, value in run.model.state_dict().items()}
     return {"score": score, "per_modality": per_modality, "model": model, "losses": run.losses, "seconds": run.seconds}

@@ -1,7 +1,6 @@
 """Training-step time with and without the Wasserstein structure module, side by side in one run.
 
-Both methods share the encoders, the InfoNCE, the uniformity term (standardised, as wcrl's) and wcrl's redundancy
-term; `oracle` uses a fixed
+Both methods share the encoders, the InfoNCE and the uniformity term (standardised, as wcrl's); `oracle` uses a fixed
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
 plan is frozen (after 0.9 of training). The difference is the module's cost, shown while it runs (every step before
 the freeze) and averaged over a whole schedule (progress 0 → 1, so the last tenth of the steps after the freeze).
@@ -93,7 +92,7 @@ def main() -> None:
             continue
         context = shaped_context(config, name)
         batch = [torch.randn(args.batch_size, d, device=device) for d in context.observed_dims]
-        options = {"uniformity_standardised": True, "redundancy_weight": 1.0}
+        options = {"uniformity_standardised": True}
         runs = [
             (build_method("oracle", context, options).to(device), lambda _: 0.1),
             (build_method("wcrl", context, options).to(device), lambda _: 0.1),

@@ -7,7 +7,7 @@ import torch
 from mmcrl.config import dataset_spec, validate_config
 from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
-from mmcrl.methods.losses import correspondence_infonce, redundancy, uniformity
+from mmcrl.methods.losses import correspondence_infonce, uniformity
 from mmcrl.metrics import pattern_matches, r2_per_latent
 from mmcrl.recover import recover_structure
 from mmcrl.train import encode, fit, learning_rate, load_checkpoint, save_checkpoint
@@ -70,33 +70,6 @@ def test_uniformity_matches_its_definition_and_stays_finite_when_points_are_far(
     expected = torch.log(torch.stack([torch.exp(-((u[a] - u[b]) ** 2).sum()) for a, b in pairs]).mean())
     torch.testing.assert_close(uniformity(u), expected)
     assert torch.isfinite(uniformity(u * 100.0))
-
-
-def test_redundancy_charges_only_pairs_of_coordinates_correlated_beyond_the_threshold():
-    torch.manual_seed(0)
-    z = torch.randn(4000, 3)
-    z = (z - z.mean(0)) / z.std(0, unbiased=False)
-    assert redundancy(z, 0.8).item() == 0.0  # independent coordinates: |ρ| ≈ 0.02
-    copy = torch.cat([z, -z[:, :1]], dim=1)  # coordinate 3 = −coordinate 0: |ρ| = 1, one pair
-    assert redundancy(copy, 0.8).item() == pytest.approx(0.2**2, rel=1e-4)
-    # a correlation of 0.9 between the first two coordinates: (0.9 − 0.8)² by hand
-    mixed = torch.stack([z[:, 0], 0.9 * z[:, 0] + (1 - 0.9**2) ** 0.5 * z[:, 1]], dim=1)
-    mixed = (mixed - mixed.mean(0)) / mixed.std(0, unbiased=False)
-    rho = (mixed[:, 0] * mixed[:, 1]).mean().item()
-    assert redundancy(mixed, 0.8).item() == pytest.approx((abs(rho) - 0.8) ** 2, rel=1e-5)
-    assert redundancy(mixed, 0.95).item() == 0.0
-
-
-def test_the_redundancy_term_enters_the_contrastive_loss_with_its_weight():
-    context = MethodContext([4, 4], [2, 2], 16, 2, 0.3, np.array([[1, 1, 0], [1, 0, 1]]))
-    torch.manual_seed(0)
-    base = build_method("oracle", context, {})
-    weighted = build_method("oracle", context, {"redundancy_weight": 2.0, "redundancy_threshold": 0.0})
-    weighted.load_state_dict(base.state_dict())
-    encodings = [torch.randn(64, 2), torch.randn(64, 2)]
-    rho = [abs(float(torch.corrcoef(u.T)[0, 1])) for u in encodings]
-    expected = base.loss(encodings, 0.5) + 2.0 * sum(r**2 for r in rho)
-    torch.testing.assert_close(weighted.loss(encodings, 0.5), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_learning_rate_warms_up_then_decays_to_the_final_fraction():

@@ -268,7 +268,7 @@ def test_structure_plans_gradient_in_the_encodings_equals_finite_differences(kin
 
 def test_wcrl_uses_the_frozen_uniformity_weight_once_the_plan_is_frozen():
     context = MethodContext([4, 6, 4], [2, 3, 2], 8, 1, 0.3, None)
-    model = build_method("wcrl", context, {"frozen_uniformity_weight": 0.0, "redundancy_weight": 0.0})
+    model = build_method("wcrl", context, {"frozen_uniformity_weight": 0.0})
     batch = [torch.randn(64, 4), torch.randn(64, 6), torch.randn(64, 4)]
     encodings = model(batch)
     learning = model.loss(encodings, 0.1)
@@ -279,7 +279,6 @@ def test_wcrl_uses_the_frozen_uniformity_weight_once_the_plan_is_frozen():
     assert default.current_uniformity_weight() == 0.3  # λ while the plan is searched
     default.structure.frozen.fill_(True)
     assert default.current_uniformity_weight() == 0.03  # λ_frozen by default
-    assert (default.redundancy_weight, default.redundancy_threshold) == (1.0, 0.8)  # η, θ by default
 
 
 def test_the_search_is_capped_in_steps_so_a_long_budget_searches_as_long_as_the_default_one():

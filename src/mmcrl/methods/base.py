@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mmcrl.methods.losses import pairwise_alignment, redundancy, uniformity
+from mmcrl.methods.losses import pairwise_alignment, uniformity
 from mmcrl.models.encoders import build_encoder
 from mmcrl.models.wasserstein import standardised
 
@@ -91,38 +91,26 @@ class Method(nn.Module):
 
 
 class ContrastiveMethod(Method):
-    """One encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities, plus
-    optional per-modality uniformity and redundancy terms:
+    """One encoder per modality, trained with correspondence-weighted InfoNCE over every pair of modalities, plus an
+    optional per-modality uniformity term:
 
-    L = Σ_{a<b} InfoNCE_{W_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)) + η Σ_m R_θ(f̃_m(x_m)),
+    L = Σ_{a<b} InfoNCE_{W_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)),
 
     where U is computed on the raw encodings, or with ``uniformity_standardised`` on the batch-standardised ones:
     then scaling a coordinate cannot buy spread and a coordinate that copies another (which collapses the
     standardised encoding onto fewer dimensions) is penalised, so only new information raises U's entropy.
-    R_θ (:func:`mmcrl.methods.losses.redundancy`, on the batch-standardised encodings f̃_m) charges each pair of a
-    modality's coordinates whose correlation exceeds θ in absolute value (η = ``redundancy_weight``, default 0;
-    θ = ``redundancy_threshold``, default 0.8).
     Subclasses say what the correspondence W_ab is (:meth:`correspondences`) and what they are told (``told``).
     """
 
-    option_names: ClassVar[tuple[str, ...]] = (
-        "tau",
-        "uniformity_weight",
-        "uniformity_standardised",
-        "redundancy_weight",
-        "redundancy_threshold",
-    )
+    option_names: ClassVar[tuple[str, ...]] = ("tau", "uniformity_weight", "uniformity_standardised")
     default_uniformity_weight: ClassVar[float] = 0.0
     default_uniformity_standardised: ClassVar[bool] = False
-    default_redundancy_weight: ClassVar[float] = 0.0
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)
         self.tau = float(params.get("tau", context.tau))
         self.uniformity_weight = float(params.get("uniformity_weight", self.default_uniformity_weight))
         self.uniformity_standardised = bool(params.get("uniformity_standardised", self.default_uniformity_standardised))
-        self.redundancy_weight = float(params.get("redundancy_weight", self.default_redundancy_weight))
-        self.redundancy_threshold = float(params.get("redundancy_threshold", 0.8))
         self.encoders = nn.ModuleList(
             build_encoder(context.encoder_kind(m), d, k, context.width, context.depth)
             for m, (d, k) in enumerate(zip(context.observed_dims, context.latent_dims, strict=True))
@@ -143,18 +131,12 @@ class ContrastiveMethod(Method):
         return self.loss(self(observations), progress)
 
     def loss(self, encodings: list[torch.Tensor], progress: float) -> torch.Tensor:
-        """The contrastive objective on one batch's encodings: alignment + λ Σ_m U(f_m(x_m)) + η Σ_m R_θ(f̃_m(x_m))."""
+        """The contrastive objective on one batch's encodings: alignment + λ Σ_m U(f_m(x_m))."""
         total = self.alignment(encodings, progress)
         weight = self.current_uniformity_weight()
-        standard = None
         if weight > 0:
-            spread = encodings
-            if self.uniformity_standardised:
-                spread = standard = [standardised(u) for u in encodings]
+            spread = [standardised(u) if self.uniformity_standardised else u for u in encodings]
             total = total + weight * sum(uniformity(u) for u in spread)
-        if self.redundancy_weight > 0:
-            standard = standard or [standardised(u) for u in encodings]
-            total = total + self.redundancy_weight * sum(redundancy(u, self.redundancy_threshold) for u in standard)
         return total
 
     def current_uniformity_weight(self) -> float:

@@ -47,14 +47,6 @@ def pairwise_alignment(
     return total
 
 
-def redundancy(u: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Σ_{i<j} relu(|ρ_ij| − θ)², ρ the batch correlation of one modality's coordinates (θ = ``threshold``; ``u`` is
-    standardised per column, so ρ = uᵀu / B): zero while no two coordinates of the modality are nearly linearly
-    redundant, and growing to (1 − θ)² per pair as one becomes a copy of another."""
-    rho = u.T @ u / u.shape[0]
-    return torch.triu(torch.relu(rho.abs() - threshold), diagonal=1).square().sum()
-
-
 def uniformity(u: torch.Tensor, t: float = 1.0) -> torch.Tensor:
     """Wang & Isola (2020) uniformity log E_{k≠l} exp(−t ‖u_k − u_l‖²); lower means more spread (higher entropy).
 

@@ -14,18 +14,13 @@ class WCRL(ContrastiveMethod):
     """For every pair of modalities (a, b), the structure module's partial OT plan W_ab decides which coordinates
     are the same latent, and the correspondence-weighted InfoNCE aligns exactly those (signs s = sign corr):
 
-    L = Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m)) + η Σ_m R_θ(f̃_m(x_m))
-    (λ_frozen once the plan is frozen),
+    L = Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m))   (λ_frozen once the plan is frozen),
 
     with W_ab from :class:`mmcrl.models.wasserstein.StructureModule` (its options are this method's options) and U
     the uniformity term on batch-standardised encodings (λ = 0.3): InfoNCE rewards matching more coordinates, so
     without it a coordinate of each modality copies an already-matched shared latent and the copies get matched
-    (docs/method.md); on standardised coordinates such a copy lowers the entropy U measures, so U opposes it. R_θ
-    (η = 1, θ = 0.8; :func:`mmcrl.methods.losses.redundancy`) charges two coordinates of one modality whose batch
-    correlation exceeds θ: where the latents are causally dependent, a coordinate drifts during the search towards a
-    function of the latents its neighbours carry, and the penalty holds it off (yao4 tuning replicates, one run each:
-    exact patterns 84/144 → 94/144, 13 gained and 3 lost; neutral on chain3, pair2 and random patterns;
-    docs/method.md, twelfth increment). It is told only k_m, never the pattern or the number of shared latents.
+    (docs/method.md); on standardised coordinates such a copy lowers the entropy U measures, so U opposes it. It is told
+    only k_m, never the pattern or the number of shared latents.
     """
 
     told = "nothing (learns the pattern)"
@@ -38,7 +33,6 @@ class WCRL(ContrastiveMethod):
     default_uniformity_weight = 0.3
     default_frozen_uniformity_weight = 0.03
     default_uniformity_standardised = True
-    default_redundancy_weight = 1.0
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:
         super().__init__(context, params)

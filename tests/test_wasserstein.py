@@ -171,6 +171,7 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
     assert torch.isfinite(loss) and u.grad.abs().sum() > 0 and v.grad.abs().sum() > 0
     ((plan, signs),) = structure([u, v], 0.5)  # at the end of the annealing (the start is a soft, near-full match)
     assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
+    assert plan.requires_grad and not signs.requires_grad  # only the plan is differentiable: no backward for signs
     with pytest.raises(ValueError, match="unknown structure option"):
         StructureModule([3, 2], {"epsilon": 0.1})
 

@@ -282,9 +282,8 @@ class StructurePlans(torch.autograd.Function):
             ]
 
         signs_out = blocks(signs)
-        ctx.mark_non_differentiable(*signs_out)
         extra = (torch.from_numpy(rho).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
-        ctx.mark_non_differentiable(*extra)
+        ctx.mark_non_differentiable(*signs_out, *extra)  # one call: a second would replace the first's outputs
         return (*blocks(plans), *signs_out, *extra)
 
     @staticmethod

@@ -69,7 +69,7 @@ def chosen_candidate(scores: list[float], final_losses: list[float], tie: float 
     for best of 5 on tuning replicates (yao4 and chain3 120–191, random patterns 300–323;
     ``benchmarks/restart_selection.py``, docs/method.md, thirteenth increment). Exact patterns at tolerance 0.005 /
     0.02 / 0.05: yao4 0.85 / 0.89 / 0.90, chain3 0.92 / 0.90 / 0.90, random patterns 0.92 / 0.96 / 0.92; by the loss
-    alone 0.90, 0.74, 0.83. Checked on replicates not used for the choice: yao4 43/48, chain3 35/36, random
+    alone 0.90, 0.74, 0.83. Checked on replicates not used for the choice: yao4 87/96, chain3 35/36, random
     patterns 22/24.
     """
     best = max(scores)

@@ -7,10 +7,11 @@ structure module learns with.
 
 Everything after the batch covariance of the encodings acts on matrices of a few coordinates, where a training step
 would spend its time in per-operation overhead (~100 torch operations forward and as many backward took 15–30 % of
-a step at batch 128). So the module's plans are one autograd Function, :class:`StructurePlans`, computed in float64
-NumPy with a hand-derived backward pass: covariance → correlation → costs → entropic plans forward, and the chain
-rule through each of them backward (:func:`covariance_costs`, :func:`sinkhorn`, :func:`sinkhorn_backward`; checked
-against finite differences in the tests). Only the W1 marginal cost (sorting) stays in torch.
+a step at batch 128; the same in ~150 NumPy calls, 11–22 %). So the module's plans are one autograd Function,
+:class:`StructurePlans`, computed in float64 with a hand-derived backward pass: covariance → correlation → costs →
+entropic plans forward, and the chain rule through each of them backward (:func:`covariance_costs`,
+:func:`sinkhorn`, :func:`sinkhorn_backward`; checked against finite differences in the tests), the default cost's
+stages compiled (:mod:`mmcrl.models.plan_kernels`). Only the W1 marginal cost (sorting) stays in torch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from mmcrl.matching import exact_partial_matching
+from mmcrl.models import plan_kernels
 
 _SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (sinkhorn_backward)
 _SCALE_FLOOR = 1e-6  # added to standard deviations: ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ))
@@ -34,30 +36,29 @@ class PairLayout:
     largest k, and everything about that layout that does not change from one training step to the next.
 
     Row i < k_a / column j < k_b is coordinate i / j, rows and columns k_a..K−1 / k_b..K−1 are zero-mass padding and
-    the last row / column is the dustbin. ``mu``, ``nu``: P × n × 1 marginals (1 per coordinate, k_b / k_a for the
-    dustbins, 0 for padding); ``rows``, ``columns``: P × n, True where the marginal is positive; ``support``: P × n × n,
-    their outer AND; ``real``: P × K × K, 1 on the real cost entries; ``dustbin``: P × n × n, 1 on the entries that
-    cost c_u / 2 (one side in the dustbin). Given the modalities' k_m (``latent_dims``: one problem per pair of
-    modalities a < b, ``pairs``), it also maps the pairs into the T × T covariance of all T = Σ k_m coordinates:
-    ``block_index`` (P × K × K flat indices of the k_a × k_b cross block, 0 on padding) and ``pair_index``
-    (P × 2K × 2K flat indices into the (T+1) × (T+1) matrix that adds an independent unit T, of the correlation
-    matrix of each pair's coordinates, a then b, each side padded to K with that unit).
+    the last row / column is the dustbin. ``row_mass``, ``column_mass``: P × n marginals μ, ν (1 per coordinate,
+    k_b / k_a for the dustbins, 0 for padding); ``support``: P × n × n, True where both marginals are positive;
+    ``dustbin``: P × n × n, 1 on the entries that cost c_u / 2 (one side in the dustbin); ``shape_array``: the P × 2
+    shapes. Given the modalities' k_m (``latent_dims``: one problem per pair of modalities a < b, ``pairs``), it also
+    maps the pairs into the T × T covariance of all T = Σ k_m coordinates: ``offsets`` (P × 2, the first coordinate
+    of a and of b) and ``slots`` (P × 2K, the coordinates of each pair, a then b, each side padded to K with the
+    index T of an independent unit); without them both are zeros (costs given directly, no covariance).
     """
 
     def __init__(self, shapes: list[tuple[int, int]]) -> None:
         self.shapes = list(shapes)
         self.size = size = max(max(shape) for shape in self.shapes)
         count, n = len(self.shapes), size + 1
-        self.mu, self.nu = np.zeros((count, n, 1)), np.zeros((count, n, 1))
-        self.real, self.dustbin = np.zeros((count, size, size)), np.zeros((count, n, n))
+        self.row_mass, self.column_mass = np.zeros((count, n)), np.zeros((count, n))
+        self.dustbin = np.zeros((count, n, n))
         for p, (k_a, k_b) in enumerate(self.shapes):
-            self.mu[p, :k_a], self.mu[p, size] = 1.0, k_b
-            self.nu[p, :k_b], self.nu[p, size] = 1.0, k_a
-            self.real[p, :k_a, :k_b] = 1.0
+            self.row_mass[p, :k_a], self.row_mass[p, size] = 1.0, k_b
+            self.column_mass[p, :k_b], self.column_mass[p, size] = 1.0, k_a
             self.dustbin[p, :k_a, size] = self.dustbin[p, size, :k_b] = 1.0
-        self.rows, self.columns = self.mu[:, :, 0] > 0, self.nu[:, :, 0] > 0
-        self.support = self.rows[:, :, None] & self.columns[:, None, :]
-        self.unit_scaling = self.columns[:, :, None].astype(np.float64)  # Sinkhorn's starting v: 1, 0 on padding
+        self.support = (self.row_mass > 0)[:, :, None] & (self.column_mass > 0)[:, None, :]
+        self.shape_array = np.array(self.shapes, dtype=np.int64).reshape(count, 2)
+        self.total = 0
+        self.offsets, self.slots = np.zeros((count, 2), dtype=np.int64), np.zeros((count, 2 * size), dtype=np.int64)
 
     @classmethod
     def of_dims(cls, latent_dims: list[int]) -> PairLayout:
@@ -65,52 +66,29 @@ class PairLayout:
         coordinates."""
         pairs = list(itertools.combinations(range(len(latent_dims)), 2))
         layout = cls([(latent_dims[a], latent_dims[b]) for a, b in pairs])
-        size, offsets = layout.size, np.cumsum([0, *latent_dims])
-        layout.pairs, layout.total = pairs, int(offsets[-1])
-        layout.block_index = np.zeros((len(pairs), size, size), dtype=np.int64)
-        slots = np.full((len(pairs), 2 * size), layout.total, dtype=np.int64)
+        size, starts = layout.size, np.cumsum([0, *latent_dims])
+        layout.pairs, layout.total = pairs, int(starts[-1])
+        layout.slots[:] = layout.total
         for p, (a, b) in enumerate(pairs):
-            rows, columns = np.arange(offsets[a], offsets[a + 1]), np.arange(offsets[b], offsets[b + 1])
-            layout.block_index[p, : latent_dims[a], : latent_dims[b]] = rows[:, None] * layout.total + columns
-            slots[p, : latent_dims[a]], slots[p, size : size + latent_dims[b]] = rows, columns
-        layout.pair_index = slots[:, :, None] * (layout.total + 1) + slots[:, None, :]
+            layout.offsets[p] = starts[a], starts[b]
+            layout.slots[p, : latent_dims[a]] = np.arange(starts[a], starts[a + 1])
+            layout.slots[p, size : size + latent_dims[b]] = np.arange(starts[b], starts[b + 1])
         return layout
 
     def blocks(self, matrix: np.ndarray) -> np.ndarray:
         """The P × K × K cross blocks [k_a × k_b, zero-padded] of a T × T matrix over all coordinates."""
-        return matrix.ravel()[self.block_index] * self.real
-
-    def scatter_blocks(self, blocks: np.ndarray) -> np.ndarray:
-        """The adjoint of :meth:`blocks`: a T × T matrix with the (real entries of the) blocks added in place."""
-        flat = np.bincount(self.block_index.ravel(), (blocks * self.real).ravel(), self.total * self.total)
-        return flat.reshape(self.total, self.total)
-
-
-def correlation(covariance: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """ρ_ij = Σ_ij / (s_i s_j), s_i = √Σ_ii + δ (the correlation of standardised columns), and its backward pass
-    ∂L/∂ρ ↦ ∂L/∂Σ: ∂L/∂Σ_ij = G_ij / (s_i s_j), plus on the diagonal ∂L/∂s_k / (2 √Σ_kk) with
-    ∂L/∂s_k = −(Σ_j G_kj ρ_kj + Σ_i G_ik ρ_ik) / s_k."""
-    root = np.sqrt(np.maximum(np.diag(covariance), 0.0))
-    scale = root + _SCALE_FLOOR
-    rho = covariance / np.outer(scale, scale)
-
-    def backward(grad: np.ndarray) -> np.ndarray:
-        weighted = grad * rho
-        grad_scale = -(weighted.sum(axis=1) + weighted.sum(axis=0)) / scale
-        grad_covariance = grad / np.outer(scale, scale)
-        grad_covariance[np.diag_indices_from(grad_covariance)] += np.divide(
-            grad_scale, 2.0 * root, out=np.zeros_like(root), where=root > 0
+        return plan_kernels.cross_blocks(
+            np.ascontiguousarray(matrix, dtype=np.float64), self.shape_array, self.offsets, self.size
         )
-        return grad_covariance
-
-    return rho, backward
 
 
 def covariance_costs(
     covariance: np.ndarray, kind: str | None, layout: PairLayout, ridge: float
 ) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """(P × K × K zero-padded costs of every pair, the T × T correlation ρ, the backward pass ∂L/∂C ↦ ∂L/∂Σ) from the
-    covariance Σ of all coordinates, for the paired-data costs:
+    covariance Σ of all coordinates (:func:`mmcrl.models.plan_kernels.covariance_costs`), with the correlation
+    ρ_ij = Σ_ij / (s_i s_j), s_i = √Σ_ii + δ (of standardised columns; δ = :data:`_SCALE_FLOOR`), for the
+    paired-data costs:
 
     - ``correlation``: C_ij = 1 − |ρ_ij|;
     - ``squared``: min_± E(u_i ∓ v_j)² / (σ_i² + σ_j²) = 1 − 2 |Σ_ij| / (σ_i² + σ_j²) on centred coordinates: the
@@ -118,60 +96,30 @@ def covariance_costs(
       scale;
     - ``partial``: C_ij = 1 − |ρ_ij·rest|, the partial correlation of u_i and v_j given the pair's other coordinates:
       with R the (k_a + k_b)-square correlation matrix of the pair's coordinates and Ω = (R + λ I)⁻¹ (λ = ``ridge``),
-      ρ_ij·rest = −Ω_ij / √(Ω_ii Ω_jj); all pairs are inverted in one batch, each laid out in 2K slots padded with
-      an independent unit (``pair_index``). Backward: with H = ∂L/∂Π on the cross block of Π = −Ω / (d dᵀ),
-      d = √diag Ω: ∂L/∂Ω = −H / (d dᵀ), plus ∂L/∂d_k / (2 d_k) on the diagonal with
-      ∂L/∂d_k = −(Σ_j H_kj Π_kj + Σ_i H_ik Π_ik) / d_k; then ∂L/∂R = −Ω (∂L/∂Ω) Ω, added back into ρ's entries;
+      ρ_ij·rest = −Ω_ij / √(Ω_ii Ω_jj); each pair laid out in 2K slots padded with an independent unit
+      (``layout.slots``). Backward: with H = ∂L/∂Π on the cross block of Π = −Ω / (d dᵀ), d = √diag Ω:
+      ∂L/∂Ω = −H / (d dᵀ), plus ∂L/∂d_k / (2 d_k) on the diagonal with ∂L/∂d_k = −(Σ_j H_kj Π_kj + Σ_i H_ik Π_ik) / d_k;
+      then ∂L/∂R = −Ω (∂L/∂Ω) Ω, added back into ρ's entries;
     - None: no covariance cost (zeros; the ``w1`` cost is all torch).
 
-    The derivative of |x| is taken as sign(x) (0 at 0, as torch's).
+    Through ρ: ∂L/∂Σ_ij = G_ij / (s_i s_j), plus on the diagonal ∂L/∂s_k / (2 √Σ_kk) with
+    ∂L/∂s_k = −(Σ_j G_kj ρ_kj + Σ_i G_ik ρ_ik) / s_k. The derivative of |x| is taken as sign(x) (0 at 0, as torch's).
     """
-    rho, correlation_backward = correlation(covariance)
-    if kind is None:
-        return np.zeros_like(layout.real), rho, lambda grad: np.zeros_like(covariance)
-    if kind == "correlation":
-        block = layout.blocks(rho)
-        return (
-            (1.0 - np.abs(block)) * layout.real,
-            rho,
-            lambda grad: correlation_backward(layout.scatter_blocks(-np.sign(block) * grad)),
-        )
-    if kind == "squared":
-        variance = np.diag(covariance)
-        block = layout.blocks(covariance)
-        denominator = layout.blocks(variance[:, None] + variance[None, :]) + 1e-6
-
-        def squared_backward(grad: np.ndarray) -> np.ndarray:
-            grad = grad * layout.real
-            grad_covariance = layout.scatter_blocks(-2.0 * np.sign(block) * grad / denominator)
-            grad_denominator = layout.scatter_blocks(2.0 * np.abs(block) * grad / denominator**2)
-            grad_covariance[np.diag_indices_from(grad_covariance)] += grad_denominator.sum(1) + grad_denominator.sum(0)
-            return grad_covariance
-
-        return (1.0 - 2.0 * np.abs(block) / denominator) * layout.real, rho, squared_backward
-    if kind != "partial":
+    if kind not in plan_kernels.COST_CODES:
         raise ValueError(f"no covariance cost {kind!r}")
-    size, extended_size = layout.size, layout.total + 1
-    extended = np.zeros((extended_size, extended_size))
-    extended[:-1, :-1], extended[-1, -1] = rho, 1.0
-    precision = np.linalg.inv(extended.ravel()[layout.pair_index] + ridge * np.eye(2 * size))
-    root = np.sqrt(np.einsum("pii->pi", precision))
-    outer = root[:, :, None] * root[:, None, :]
-    partial = -precision / outer
+    code, covariance = plan_kernels.COST_CODES[kind], np.ascontiguousarray(covariance, dtype=np.float64)
+    shapes, offsets, slots = layout.shape_array, layout.offsets, layout.slots
+    costs, *state = plan_kernels.covariance_costs(
+        covariance, code, shapes, offsets, slots, layout.size, ridge, _SCALE_FLOOR
+    )
+    rho = state[0]
 
-    def partial_backward(grad: np.ndarray) -> np.ndarray:
-        grad_partial = np.zeros_like(partial)
-        grad_partial[:, :size, size:] = -np.sign(partial[:, :size, size:]) * layout.real * grad
-        weighted = grad_partial * partial
-        grad_root = -(weighted.sum(axis=2) + weighted.sum(axis=1)) / root
-        grad_precision = -grad_partial / outer
-        diagonal = np.arange(2 * size)
-        grad_precision[:, diagonal, diagonal] += grad_root / (2.0 * root)
-        grad_blocks = -precision @ grad_precision @ precision
-        grad_extended = np.bincount(layout.pair_index.ravel(), grad_blocks.ravel(), extended_size**2)
-        return correlation_backward(grad_extended.reshape(extended_size, extended_size)[:-1, :-1])
+    def backward(grad: np.ndarray) -> np.ndarray:
+        return plan_kernels.covariance_costs_backward(
+            np.ascontiguousarray(grad, dtype=np.float64), code, covariance, *state, shapes, offsets, slots
+        )
 
-    return (1.0 - np.abs(partial[:, :size, size:])) * layout.real, rho, partial_backward
+    return costs, rho, backward
 
 
 def sinkhorn(
@@ -182,28 +130,24 @@ def sinkhorn(
     C̃ is the P × K × K ``cost`` padded with the dustbin row and column (c_u / 2 where ``layout.dustbin`` is 1). The
     optimum is P_ij = exp((f_i + g_j − C̃_ij)/ε) for dual potentials f, g. Starting from ``potentials`` (P × 2 × (K+1):
     f, g of a previous call, e.g. the previous training step; zeros for a cold start) the kernel
-    K_ij = exp((f_i + g_j − C̃_ij)/ε) is rescaled by ``iterations`` Sinkhorn updates u = μ / (K v), v = ν / (Kᵀ u) and
-    P = diag(u) K diag(v); the scalings are then absorbed, f += ε log u, g += ε log v (the new potentials). Warm, u
-    and v stay near 1; cold, K ≥ exp(−max C̃ / ε), so the scaling domain is exact in float64 as long as max C̃ / ε
-    stays well below ~700, which :func:`check_exponent_range` guards for the structure module. Entries whose marginal
-    is zero (padding) get zero mass and keep potential 0. Returns (P × (K+1) × (K+1) plans, new potentials).
+    K_ij = exp((f_i + g_j − C̃_ij)/ε) is rescaled by ``iterations`` Sinkhorn updates u = μ / (K v), v = ν / (Kᵀ u)
+    (from v = 1) and P = diag(u) K diag(v); the scalings are then absorbed, f += ε log u, g += ε log v (the new
+    potentials). Warm, u and v stay near 1; cold, K ≥ exp(−max C̃ / ε), so the scaling domain is exact in float64 as
+    long as max C̃ / ε stays well below ~700, which :func:`check_exponent_range` guards for the structure module.
+    Entries whose marginal is zero (padding) get kernel 1, so no row or column sum is 0, zero mass, and keep
+    potential 0. Returns (P × (K+1) × (K+1) plans, new potentials) (:func:`mmcrl.models.plan_kernels.sinkhorn`).
     """
-    padded = np.zeros(layout.dustbin.shape)
-    padded[:, :-1, :-1] = cost
-    padded += layout.dustbin * (dustbin_cost / 2.0)
-    f, g = potentials[:, 0], potentials[:, 1]
-    # padding entries get kernel 1 (not 0), so no row or column sum is 0; their zero marginal makes u or v 0 there
-    kernel = np.where(layout.support, np.exp((f[:, :, None] + g[:, None, :] - padded) / epsilon), 1.0)
-    kernel_t = np.ascontiguousarray(kernel.transpose(0, 2, 1))
-    u, v = layout.mu, layout.unit_scaling  # u is overwritten by the first iteration
-    for _ in range(iterations):
-        u = layout.mu / (kernel @ v)
-        v = layout.nu / (kernel_t @ u)
-    plans = u * kernel * v.transpose(0, 2, 1)
-    with np.errstate(divide="ignore"):  # log 0 on padding, replaced by 0
-        f = np.where(layout.rows, f + epsilon * np.log(u[:, :, 0]), 0.0)
-        g = np.where(layout.columns, g + epsilon * np.log(v[:, :, 0]), 0.0)
-    return plans, np.stack([f, g], axis=1)
+    return plan_kernels.sinkhorn(
+        np.ascontiguousarray(cost, dtype=np.float64),
+        layout.row_mass,
+        layout.column_mass,
+        layout.support,
+        layout.dustbin,
+        dustbin_cost,
+        epsilon,
+        iterations,
+        np.ascontiguousarray(potentials, dtype=np.float64),
+    )
 
 
 def sinkhorn_backward(plans: np.ndarray, grad_plans: np.ndarray, epsilon: float) -> np.ndarray:
@@ -217,34 +161,31 @@ def sinkhorn_backward(plans: np.ndarray, grad_plans: np.ndarray, epsilon: float)
     to, and the gradient does not depend on c). It is solved with a ridge of :data:`_SOLVE_RIDGE` on the diagonal:
     always solvable (also when a plan splits into disconnected parts, e.g. without a dustbin, or for padding), and
     off by O(ridge / mass) where the masses are O(1). This is the gradient of the converged plan, at the cost of one
-    small batched linear solve instead of backpropagating through the iterations.
+    small linear solve per problem instead of backpropagating through the iterations
+    (:func:`mmcrl.models.plan_kernels.sinkhorn_backward`).
     """
-    batch, n, _ = plans.shape
-    weighted = plans * grad_plans
-    system = np.zeros((batch, 2 * n, 2 * n))
-    system[:, :n, n:], system[:, n:, :n] = plans, plans.transpose(0, 2, 1)
-    diagonal = np.arange(2 * n)
-    system[:, diagonal, diagonal] = np.concatenate([plans.sum(axis=2), plans.sum(axis=1)], axis=1) + _SOLVE_RIDGE
-    right = np.concatenate([weighted.sum(axis=2), weighted.sum(axis=1)], axis=1)[:, :, None]
-    solution = np.linalg.solve(system, right)[:, :, 0]
-    alpha, beta = solution[:, :n], solution[:, n:]
-    return -plans * (grad_plans - alpha[:, :, None] - beta[:, None, :]) / epsilon
+    return plan_kernels.sinkhorn_backward(plans, np.ascontiguousarray(grad_plans), epsilon, _SOLVE_RIDGE)
 
 
 def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
     return np.dtype(str(dtype).removeprefix("torch."))
 
 
-class StructurePlans(torch.autograd.Function):
-    """The structure module's plans as one autograd Function (float64 NumPy inside, see the module docstring).
+_NO_COST = np.zeros((0, 0, 0))  # "no given cost" for plan_kernels.structure_forward
 
-    Forward: the batch covariance Σ = X̄ᵀ X̄ / B of all modalities' centred encodings X̄ = [u_1 … u_M] − mean, the
-    costs of :func:`covariance_costs` (plus ``given_cost``, a P × K × K torch tensor, e.g. the W1 marginal cost, or
-    the whole cost when there are no encodings), the plans of :func:`sinkhorn`. Outputs: the k_a × k_b plan block W
-    of every problem, the signs sign ρ of every pair's cross block (0 without encodings), the T × T correlation ρ and
-    the new potentials; only the plans are differentiable.
-    Backward: :func:`sinkhorn_backward`, the costs' backward pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already
-    has zero column means (the centring's backward pass changes nothing).
+
+class StructurePlans(torch.autograd.Function):
+    """The structure module's plans as one autograd Function (float64, compiled, see the module docstring).
+
+    Forward (:func:`mmcrl.models.plan_kernels.structure_forward`): the batch covariance Σ = X̄ᵀ X̄ / B of all
+    modalities' centred encodings X̄ = [u_1 … u_M] − mean, the costs of :func:`covariance_costs` (plus
+    ``given_cost``, a P × K × K torch tensor, e.g. the W1 marginal cost, or the whole cost when there are no
+    encodings), the plans of :func:`sinkhorn`. Outputs: the k_a × k_b plan block W of every problem, the signs
+    sign ρ of every pair's cross block (0 without encodings), the T × T correlation ρ and the new potentials; only
+    the plans are differentiable.
+    Backward (:func:`mmcrl.models.plan_kernels.structure_backward`): :func:`sinkhorn_backward`, the costs' backward
+    pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already has zero column means (the centring's backward pass
+    changes nothing).
     """
 
     @staticmethod
@@ -259,32 +200,40 @@ class StructurePlans(torch.autograd.Function):
         kind, ridge, dustbin_cost, epsilon, iterations = settings
         reference = encodings[0] if encodings else given_cost
         assert reference is not None, "StructurePlans needs encodings or a cost"
-        centred = np.zeros((1, 0))
-        if encodings:
-            stacked = np.concatenate([u.detach().cpu().numpy() for u in encodings], axis=1, dtype=np.float64)
-            centred = stacked - stacked.mean(axis=0)
-        cost, rho, cost_backward = covariance_costs(centred.T @ centred / len(centred), kind, layout, ridge)
-        if given_cost is not None:
-            cost = cost + given_cost.detach().cpu().numpy().astype(np.float64)
-        plans, new_potentials = sinkhorn(cost, layout, dustbin_cost, epsilon, iterations, potentials.cpu().numpy())
+        stacked = torch.cat(encodings, dim=1).numpy(force=True) if encodings else np.zeros((1, 0), dtype=np.float32)
+        given = _NO_COST if given_cost is None else given_cost.numpy(force=True).astype(np.float64)
+        code = plan_kernels.COST_CODES[kind]
+        *state, plans, new_potentials, signs = plan_kernels.structure_forward(
+            stacked,
+            given,
+            code,
+            layout.shape_array,
+            layout.offsets,
+            layout.slots,
+            ridge,
+            _SCALE_FLOOR,
+            layout.row_mass,
+            layout.column_mass,
+            layout.support,
+            layout.dustbin,
+            dustbin_cost,
+            epsilon,
+            iterations,
+            potentials.numpy(force=True),
+        )
         ctx.set_materialize_grads(False)
-        ctx.plans, ctx.epsilon, ctx.layout = plans, epsilon, layout
-        ctx.cost_backward, ctx.centred = cost_backward, centred
+        ctx.plans, ctx.state, ctx.code, ctx.epsilon, ctx.layout = plans, state, code, epsilon, layout
         ctx.given = None if given_cost is None else (given_cost.dtype, given_cost.device)
         ctx.dims, ctx.dtype, ctx.device = [u.shape[1] for u in encodings], reference.dtype, reference.device
-        signs = np.sign(layout.blocks(rho)) if encodings else np.zeros_like(layout.real)
-
-        def blocks(values: np.ndarray) -> list[torch.Tensor]:
-            values = values.astype(_numpy_dtype(reference.dtype))
-            return [
-                torch.from_numpy(values[p, :k_a, :k_b]).to(reference.device)
-                for p, (k_a, k_b) in enumerate(layout.shapes)
-            ]
-
-        signs_out = blocks(signs)
-        extra = (torch.from_numpy(rho).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
-        ctx.mark_non_differentiable(*signs_out, *extra)  # one call: a second would replace the first's outputs
-        return (*blocks(plans), *signs_out, *extra)
+        size, dtype = layout.size, _numpy_dtype(reference.dtype)
+        outputs = [
+            torch.from_numpy(blocks[p, :k_a, :k_b]).to(reference.device)
+            for blocks in (plans[:, :size, :size].astype(dtype), signs.astype(dtype))
+            for p, (k_a, k_b) in enumerate(layout.shapes)
+        ]
+        extra = (torch.from_numpy(state[2]).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
+        ctx.mark_non_differentiable(*outputs[len(layout.shapes) :], *extra)  # one call: a second replaces the first
+        return (*outputs, *extra)
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
@@ -294,17 +243,27 @@ class StructurePlans(torch.autograd.Function):
         grad_plans = np.zeros_like(plans)
         for p, (k_a, k_b) in enumerate(layout.shapes):
             if grads[p] is not None:
-                grad_plans[p, :k_a, :k_b] = grads[p].detach().cpu().numpy()
-        grad_cost = sinkhorn_backward(plans, grad_plans, ctx.epsilon)[:, :-1, :-1]
+                grad_plans[p, :k_a, :k_b] = grads[p].numpy(force=True)
+        centred, *state = ctx.state
+        grad_cost, grad_stacked = plan_kernels.structure_backward(
+            grad_plans,
+            plans,
+            ctx.epsilon,
+            _SOLVE_RIDGE,
+            ctx.code,
+            centred,
+            *state,
+            layout.shape_array,
+            layout.offsets,
+            layout.slots,
+        )
         grad_given = None
         if ctx.given is not None and ctx.needs_input_grad[3]:
             grad_given = torch.from_numpy(grad_cost).to(dtype=ctx.given[0], device=ctx.given[1])
-        grad_encodings: list[torch.Tensor | None] = [None] * len(ctx.dims)
+        grad_encodings: tuple[torch.Tensor | None, ...] = (None,) * len(ctx.dims)
         if any(ctx.needs_input_grad[4:]):
-            grad_covariance = ctx.cost_backward(grad_cost)
-            grad_stacked = ctx.centred @ ((grad_covariance + grad_covariance.T) / len(ctx.centred))
-            parts = np.split(grad_stacked.astype(_numpy_dtype(ctx.dtype)), np.cumsum(ctx.dims)[:-1], axis=1)
-            grad_encodings = [torch.from_numpy(np.ascontiguousarray(part)).to(ctx.device) for part in parts]
+            grad = torch.from_numpy(grad_stacked.astype(_numpy_dtype(ctx.dtype))).to(ctx.device)
+            grad_encodings = grad.split(ctx.dims, dim=1)
         return (None, None, None, grad_given, *grad_encodings)
 
 

@@ -244,15 +244,15 @@ def covariance_costs(
     size: int,
     ridge: float,
     scale_floor: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(P × K × K costs, ρ, s, √diag Σ, Ω, √diag Ω, Π) for the cost ``code``: 1 − |ρ_ij| (CORRELATION),
-    1 − 2 |Σ_ij| / (σ_i² + σ_j² + 10⁻⁶) (SQUARED), :func:`partial_costs` (PARTIAL; Ω, √diag Ω, Π are its
-    intermediates, empty for the other costs) or zeros (NO_COST); 0 on padding."""
+) -> tuple:
+    """(P × K × K costs, the state their backward pass needs: (ρ, s, √diag Σ, Ω, √diag Ω, Π)) for the cost
+    ``code``: 1 − |ρ_ij| (CORRELATION), 1 − 2 |Σ_ij| / (σ_i² + σ_j² + 10⁻⁶) (SQUARED), :func:`partial_costs`
+    (PARTIAL; Ω, √diag Ω, Π are its intermediates, empty for the other costs) or zeros (NO_COST); 0 on padding."""
     rho, scale, root = correlation(covariance, scale_floor)
     count = shapes.shape[0]
     if code == PARTIAL:
         costs, precision, partial_root, partial = partial_costs(rho, shapes, slots, size, ridge)
-        return costs, rho, scale, root, precision, partial_root, partial
+        return costs, (rho, scale, root, precision, partial_root, partial)
     costs = np.zeros((count, size, size))
     for p in range(count):
         for i in range(shapes[p, 0]):
@@ -263,7 +263,7 @@ def covariance_costs(
                 elif code == SQUARED:
                     denominator = covariance[a, a] + covariance[b, b] + _SQUARED_FLOOR
                     costs[p, i, j] = 1.0 - 2.0 * abs(covariance[a, b]) / denominator
-    return costs, rho, scale, root, np.zeros((0, 0, 0)), np.zeros((0, 0)), np.zeros((0, 0, 0))
+    return costs, (rho, scale, root, np.zeros((0, 0, 0)), np.zeros((0, 0)), np.zeros((0, 0, 0)))
 
 
 @compiled
@@ -271,20 +271,17 @@ def covariance_costs_backward(
     grad: np.ndarray,
     code: int,
     covariance: np.ndarray,
-    rho: np.ndarray,
-    scale: np.ndarray,
-    root: np.ndarray,
-    precision: np.ndarray,
-    partial_root: np.ndarray,
-    partial: np.ndarray,
+    state: tuple,
     shapes: np.ndarray,
     offsets: np.ndarray,
     slots: np.ndarray,
 ) -> np.ndarray:
-    """∂L/∂Σ (T × T) from G = ∂L/∂C of :func:`covariance_costs` (the derivative of |x| taken as sign x):
+    """∂L/∂Σ (T × T) from G = ∂L/∂C of :func:`covariance_costs` and its ``state`` (the derivative of |x| taken as
+    sign x):
     CORRELATION −sign ρ_ij G_ij into ρ's entries, then :func:`correlation_backward`; SQUARED, with D = σ_i² + σ_j²:
     −2 sign Σ_ij G_ij / D into Σ_ij and 2 |Σ_ij| G_ij / D² into Σ_ii and Σ_jj; PARTIAL
     :func:`partial_costs_backward`, then :func:`correlation_backward`."""
+    rho, scale, root, precision, partial_root, partial = state
     total = covariance.shape[0]
     if code == NO_COST:
         return np.zeros((total, total))
@@ -330,19 +327,17 @@ def structure_forward(
 ) -> tuple:
     """One training step's plans from the B × T encodings: :func:`centred_covariance`, :func:`covariance_costs`
     (plus ``given_cost`` when it is not empty), :func:`sinkhorn`, and the signs sign ρ of every cross block (0
-    without coordinates). Returns (X̄, Σ, ρ, s, √diag Σ, Ω, √diag Ω, Π, plans, new potentials, signs)."""
+    without coordinates). Returns (X̄, Σ, the costs' state (ρ first), plans, new potentials, signs)."""
     size = dustbin.shape[1] - 1
     centred, covariance = centred_covariance(stacked)
-    costs, rho, scale, root, precision, partial_root, partial = covariance_costs(
-        covariance, code, shapes, offsets, slots, size, ridge, scale_floor
-    )
+    costs, state = covariance_costs(covariance, code, shapes, offsets, slots, size, ridge, scale_floor)
     if given_cost.shape[0] > 0:
         costs += given_cost
     plans, new_potentials = sinkhorn(
         costs, row_mass, column_mass, support, dustbin, dustbin_cost, epsilon, iterations, potentials
     )
-    signs = np.sign(cross_blocks(rho, shapes, offsets, size)) if stacked.shape[1] > 0 else np.zeros(costs.shape)
-    return centred, covariance, rho, scale, root, precision, partial_root, partial, plans, new_potentials, signs
+    signs = np.sign(cross_blocks(state[0], shapes, offsets, size)) if stacked.shape[1] > 0 else np.zeros(costs.shape)
+    return centred, covariance, state, plans, new_potentials, signs
 
 
 @compiled
@@ -354,12 +349,7 @@ def structure_backward(
     code: int,
     centred: np.ndarray,
     covariance: np.ndarray,
-    rho: np.ndarray,
-    scale: np.ndarray,
-    root: np.ndarray,
-    precision: np.ndarray,
-    partial_root: np.ndarray,
-    partial: np.ndarray,
+    state: tuple,
     shapes: np.ndarray,
     offsets: np.ndarray,
     slots: np.ndarray,
@@ -368,9 +358,7 @@ def structure_backward(
     :func:`covariance_costs_backward`, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B."""
     grad_padded = sinkhorn_backward(plans, grad_plans, epsilon, solve_ridge)
     grad_cost = np.ascontiguousarray(grad_padded[:, :-1, :-1])
-    grad_covariance = covariance_costs_backward(
-        grad_cost, code, covariance, rho, scale, root, precision, partial_root, partial, shapes, offsets, slots
-    )
+    grad_covariance = covariance_costs_backward(grad_cost, code, covariance, state, shapes, offsets, slots)
     if centred.shape[1] == 0:
         return grad_cost, np.zeros(centred.shape)
     symmetric = (grad_covariance + grad_covariance.T) / centred.shape[0]

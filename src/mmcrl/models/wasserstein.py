@@ -10,8 +10,8 @@ would spend its time in per-operation overhead (~100 torch operations forward an
 a step at batch 128; the same in ~150 NumPy calls, 11–22 %). So the module's plans are one autograd Function,
 :class:`StructurePlans`, computed in float64 with a hand-derived backward pass: covariance → correlation → costs →
 entropic plans forward, and the chain rule through each of them backward (:func:`covariance_costs`,
-:func:`sinkhorn`, :func:`sinkhorn_backward`; checked against finite differences in the tests), the default cost's
-stages compiled (:mod:`mmcrl.models.plan_kernels`). Only the W1 marginal cost (sorting) stays in torch.
+:func:`sinkhorn`, :func:`sinkhorn_backward`; checked against finite differences in the tests), every stage
+compiled (:mod:`mmcrl.models.plan_kernels`). Only the W1 marginal cost (sorting) stays in torch.
 """
 
 from __future__ import annotations
@@ -109,17 +109,16 @@ def covariance_costs(
         raise ValueError(f"no covariance cost {kind!r}")
     code, covariance = plan_kernels.COST_CODES[kind], np.ascontiguousarray(covariance, dtype=np.float64)
     shapes, offsets, slots = layout.shape_array, layout.offsets, layout.slots
-    costs, *state = plan_kernels.covariance_costs(
+    costs, state = plan_kernels.covariance_costs(
         covariance, code, shapes, offsets, slots, layout.size, ridge, _SCALE_FLOOR
     )
-    rho = state[0]
 
     def backward(grad: np.ndarray) -> np.ndarray:
         return plan_kernels.covariance_costs_backward(
-            np.ascontiguousarray(grad, dtype=np.float64), code, covariance, *state, shapes, offsets, slots
+            np.ascontiguousarray(grad, dtype=np.float64), code, covariance, state, shapes, offsets, slots
         )
 
-    return costs, rho, backward
+    return costs, state[0], backward
 
 
 def sinkhorn(
@@ -203,7 +202,7 @@ class StructurePlans(torch.autograd.Function):
         stacked = torch.cat(encodings, dim=1).numpy(force=True) if encodings else np.zeros((1, 0), dtype=np.float32)
         given = _NO_COST if given_cost is None else given_cost.numpy(force=True).astype(np.float64)
         code = plan_kernels.COST_CODES[kind]
-        *state, plans, new_potentials, signs = plan_kernels.structure_forward(
+        centred, covariance, state, plans, new_potentials, signs = plan_kernels.structure_forward(
             stacked,
             given,
             code,
@@ -222,7 +221,8 @@ class StructurePlans(torch.autograd.Function):
             potentials.numpy(force=True),
         )
         ctx.set_materialize_grads(False)
-        ctx.plans, ctx.state, ctx.code, ctx.epsilon, ctx.layout = plans, state, code, epsilon, layout
+        ctx.plans, ctx.code, ctx.epsilon, ctx.layout = plans, code, epsilon, layout
+        ctx.centred, ctx.covariance, ctx.state = centred, covariance, state
         ctx.given = None if given_cost is None else (given_cost.dtype, given_cost.device)
         ctx.dims, ctx.dtype, ctx.device = [u.shape[1] for u in encodings], reference.dtype, reference.device
         size, dtype = layout.size, _numpy_dtype(reference.dtype)
@@ -231,7 +231,7 @@ class StructurePlans(torch.autograd.Function):
             for blocks in (plans[:, :size, :size].astype(dtype), signs.astype(dtype))
             for p, (k_a, k_b) in enumerate(layout.shapes)
         ]
-        extra = (torch.from_numpy(state[2]).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
+        extra = (torch.from_numpy(state[0]).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
         ctx.mark_non_differentiable(*outputs[len(layout.shapes) :], *extra)  # one call: a second replaces the first
         return (*outputs, *extra)
 
@@ -244,15 +244,15 @@ class StructurePlans(torch.autograd.Function):
         for p, (k_a, k_b) in enumerate(layout.shapes):
             if grads[p] is not None:
                 grad_plans[p, :k_a, :k_b] = grads[p].numpy(force=True)
-        centred, *state = ctx.state
         grad_cost, grad_stacked = plan_kernels.structure_backward(
             grad_plans,
             plans,
             ctx.epsilon,
             _SOLVE_RIDGE,
             ctx.code,
-            centred,
-            *state,
+            ctx.centred,
+            ctx.covariance,
+            ctx.state,
             layout.shape_array,
             layout.offsets,
             layout.slots,

@@ -7,6 +7,7 @@ non-finite loss stops training with :class:`TrainingDiverged` naming the run and
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -220,7 +221,7 @@ def _scored(run: _Run, dataset: Dataset) -> dict[str, Any]:
     """A finished candidate: its information score on the validation split, its state, losses and seconds."""
     score, per_modality = validation_information(run.model.eval(), dataset)
     run.model.train()
-    model = {name: value.detach().clone() for name, value in run.model.state_dict().items()}
+    model = copy.deepcopy(run.model.state_dict())  # tensors and the structure module's host state
     return {"score": score, "per_modality": per_modality, "model": model, "losses": run.losses, "seconds": run.seconds}
 
 

@@ -49,7 +49,7 @@ class WCRL(ContrastiveMethod):
         steps, plan frozen at step 500: mean ``mcc_identifiable`` 0.86 with λ, 0.96 with 0.03, 0.97 with 0); 0 lost
         patterns on pair2 and chain3 there (docs/method.md, ninth increment). At the default budget's 40 frozen
         steps 0.03 and λ give the same structures (tenth increment)."""
-        return self.frozen_uniformity_weight if bool(self.structure.frozen) else self.uniformity_weight
+        return self.frozen_uniformity_weight if self.structure.frozen else self.uniformity_weight
 
     def correspondences(
         self, encodings: list[torch.Tensor], progress: float

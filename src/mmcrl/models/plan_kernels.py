@@ -324,10 +324,15 @@ def structure_forward(
     epsilon: float,
     iterations: int,
     potentials: np.ndarray,
+    running_correlation: np.ndarray,
+    momentum: float,
 ) -> tuple:
     """One training step's plans from the B × T encodings: :func:`centred_covariance`, :func:`covariance_costs`
     (plus ``given_cost`` when it is not empty), :func:`sinkhorn`, and the signs sign ρ of every cross block (0
-    without coordinates). Returns (X̄, Σ, the costs' state (ρ first), plans, new potentials, signs)."""
+    without coordinates). Returns (X̄, Σ, the costs' state (ρ first), plans, new potentials, blocks), ``blocks`` the
+    2 × P × K × K real parts of the plans (first) and the signs (second) in the dtype of ``stacked``: what the
+    training step reads, converted here rather than by one NumPy call per array. The T × T ``running_correlation``
+    moves towards ρ in place, by ``momentum`` (0: unchanged; an empty array when there are no coordinates)."""
     size = dustbin.shape[1] - 1
     centred, covariance = centred_covariance(stacked)
     costs, state = covariance_costs(covariance, code, shapes, offsets, slots, size, ridge, scale_floor)
@@ -336,8 +341,13 @@ def structure_forward(
     plans, new_potentials = sinkhorn(
         costs, row_mass, column_mass, support, dustbin, dustbin_cost, epsilon, iterations, potentials
     )
-    signs = np.sign(cross_blocks(state[0], shapes, offsets, size)) if stacked.shape[1] > 0 else np.zeros(costs.shape)
-    return centred, covariance, state, plans, new_potentials, signs
+    if momentum > 0.0:
+        running_correlation += momentum * (state[0] - running_correlation)
+    blocks = np.zeros((2, *costs.shape), dtype=stacked.dtype)
+    blocks[0] = plans[:, :size, :size]
+    if stacked.shape[1] > 0:
+        blocks[1] = np.sign(cross_blocks(state[0], shapes, offsets, size))
+    return centred, covariance, state, plans, new_potentials, blocks
 
 
 @compiled

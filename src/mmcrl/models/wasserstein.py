@@ -171,6 +171,7 @@ def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
 
 
 _NO_COST = np.zeros((0, 0, 0))  # "no given cost" for plan_kernels.structure_forward
+_NO_CORRELATION = np.zeros((0, 0))  # "no running correlation": its momentum is 0
 
 
 class StructurePlans(torch.autograd.Function):
@@ -179,9 +180,11 @@ class StructurePlans(torch.autograd.Function):
     Forward (:func:`mmcrl.models.plan_kernels.structure_forward`): the batch covariance Σ = X̄ᵀ X̄ / B of all
     modalities' centred encodings X̄ = [u_1 … u_M] − mean, the costs of :func:`covariance_costs` (plus
     ``given_cost``, a P × K × K torch tensor, e.g. the W1 marginal cost, or the whole cost when there are no
-    encodings), the plans of :func:`sinkhorn`. Outputs: the k_a × k_b plan block W of every problem, the signs
-    sign ρ of every pair's cross block (0 without encodings), the T × T correlation ρ and the new potentials; only
-    the plans are differentiable.
+    encodings), the plans of :func:`sinkhorn`. ``search_state`` is the host-side state of the search, NumPy arrays:
+    (potentials to warm-start from, a running mean of ρ, its momentum); the running mean moves towards this batch's
+    T × T correlation ρ in place (momentum 0: unchanged). Outputs: the k_a × k_b plan block W of every problem, the
+    signs sign ρ of every pair's cross block (0 without encodings), and the new potentials (a NumPy array); only the
+    plans are differentiable.
     Backward (:func:`mmcrl.models.plan_kernels.structure_backward`): :func:`sinkhorn_backward`, the costs' backward
     pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already has zero column means (the centring's backward pass
     changes nothing).
@@ -192,17 +195,22 @@ class StructurePlans(torch.autograd.Function):
         ctx: Any,
         layout: PairLayout,
         settings: tuple[str | None, float, float, float, int],
-        potentials: torch.Tensor,
+        search_state: tuple[np.ndarray, np.ndarray, float],
         given_cost: torch.Tensor | None,
         *encodings: torch.Tensor,
-    ) -> tuple[torch.Tensor, ...]:
+    ) -> tuple[Any, ...]:
         kind, ridge, dustbin_cost, epsilon, iterations = settings
+        potentials, running_correlation, momentum = search_state
         reference = encodings[0] if encodings else given_cost
         assert reference is not None, "StructurePlans needs encodings or a cost"
-        stacked = torch.cat(encodings, dim=1).numpy(force=True) if encodings else np.zeros((1, 0), dtype=np.float32)
+        dtype, device = reference.dtype, reference.device
+        if encodings:
+            stacked = torch.cat(encodings, dim=1).cpu().numpy()  # no grad is recorded inside forward
+        else:
+            stacked = np.zeros((1, 0), dtype=_numpy_dtype(dtype))
         given = _NO_COST if given_cost is None else given_cost.numpy(force=True).astype(np.float64)
         code = plan_kernels.COST_CODES[kind]
-        centred, covariance, state, plans, new_potentials, signs = plan_kernels.structure_forward(
+        centred, covariance, state, plans, new_potentials, blocks = plan_kernels.structure_forward(
             stacked,
             given,
             code,
@@ -218,28 +226,27 @@ class StructurePlans(torch.autograd.Function):
             dustbin_cost,
             epsilon,
             iterations,
-            potentials.numpy(force=True),
+            potentials,
+            running_correlation,
+            momentum,
         )
         ctx.set_materialize_grads(False)
-        ctx.plans, ctx.code, ctx.epsilon, ctx.layout = plans, code, epsilon, layout
-        ctx.centred, ctx.covariance, ctx.state = centred, covariance, state
-        ctx.given = None if given_cost is None else (given_cost.dtype, given_cost.device)
-        ctx.dims, ctx.dtype, ctx.device = [u.shape[1] for u in encodings], reference.dtype, reference.device
-        size, dtype = layout.size, _numpy_dtype(reference.dtype)
+        given_as = None if given_cost is None else (given_cost.dtype, given_cost.device)
+        dims = [u.shape[1] for u in encodings]
+        ctx.saved = (plans, code, epsilon, layout, centred, covariance, state, given_as, dtype, device, dims)
         outputs = [
-            torch.from_numpy(blocks[p, :k_a, :k_b]).to(reference.device)
-            for blocks in (plans[:, :size, :size].astype(dtype), signs.astype(dtype))
+            torch.from_numpy(part[p, :k_a, :k_b]).to(device)
+            for part in blocks
             for p, (k_a, k_b) in enumerate(layout.shapes)
         ]
-        extra = (torch.from_numpy(state[0]).to(reference), torch.from_numpy(new_potentials).to(potentials.device))
-        ctx.mark_non_differentiable(*outputs[len(layout.shapes) :], *extra)  # one call: a second replaces the first
-        return (*outputs, *extra)
+        ctx.mark_non_differentiable(*outputs[len(layout.shapes) :])  # one call: a second replaces the first
+        return (*outputs, new_potentials)
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
-        plans, layout = ctx.plans, ctx.layout
+        plans, code, epsilon, layout, centred, covariance, state, given_as, dtype, device, dims = ctx.saved
         if all(grad is None for grad in grads[: len(layout.shapes)]):
-            return (None,) * (4 + len(ctx.dims))
+            return (None,) * (4 + len(dims))
         grad_plans = np.zeros_like(plans)
         for p, (k_a, k_b) in enumerate(layout.shapes):
             if grads[p] is not None:
@@ -247,23 +254,23 @@ class StructurePlans(torch.autograd.Function):
         grad_cost, grad_stacked = plan_kernels.structure_backward(
             grad_plans,
             plans,
-            ctx.epsilon,
+            epsilon,
             _SOLVE_RIDGE,
-            ctx.code,
-            ctx.centred,
-            ctx.covariance,
-            ctx.state,
+            code,
+            centred,
+            covariance,
+            state,
             layout.shape_array,
             layout.offsets,
             layout.slots,
         )
         grad_given = None
-        if ctx.given is not None and ctx.needs_input_grad[3]:
-            grad_given = torch.from_numpy(grad_cost).to(dtype=ctx.given[0], device=ctx.given[1])
-        grad_encodings: tuple[torch.Tensor | None, ...] = (None,) * len(ctx.dims)
+        if given_as is not None and ctx.needs_input_grad[3]:
+            grad_given = torch.from_numpy(grad_cost).to(dtype=given_as[0], device=given_as[1])
+        grad_encodings: tuple[torch.Tensor | None, ...] = (None,) * len(dims)
         if any(ctx.needs_input_grad[4:]):
-            grad = torch.from_numpy(grad_stacked.astype(_numpy_dtype(ctx.dtype))).to(ctx.device)
-            grad_encodings = grad.split(ctx.dims, dim=1)
+            grad = torch.from_numpy(grad_stacked).to(dtype=dtype, device=device)
+            grad_encodings = grad.split(dims, dim=1)
         return (None, None, None, grad_given, *grad_encodings)
 
 
@@ -272,13 +279,13 @@ def soft_partial_plans(
     dustbin_cost: float,
     epsilon: float,
     iterations: int,
-    potentials: torch.Tensor | None = None,
-) -> tuple[list[torch.Tensor], torch.Tensor]:
+    potentials: np.ndarray | None = None,
+) -> tuple[list[torch.Tensor], np.ndarray]:
     """The k_a × k_b real blocks W of the entropic OT plans of several dustbin problems, differentiable in the costs.
 
     All problems are solved in one batch (:class:`PairLayout`, :func:`sinkhorn`, :class:`StructurePlans`; it gives
     POT's ``ot.sinkhorn`` plans, see the tests). Row i of W sums to the mass coordinate i sends to b, i.e. 1 minus
-    what it leaves in the dustbin. Returns the plans and the new (detached) potentials (P × 2 × (K+1)).
+    what it leaves in the dustbin. Returns the plans and the new potentials (a P × 2 × (K+1) NumPy array).
     """
     layout = PairLayout([tuple(cost.shape) for cost in costs])
     size = layout.size
@@ -286,8 +293,9 @@ def soft_partial_plans(
         [nn.functional.pad(cost, (0, size - cost.shape[1], 0, size - cost.shape[0])) for cost in costs]
     )
     if potentials is None:
-        potentials = torch.zeros(len(costs), 2, size + 1, dtype=torch.float64)
-    outputs = StructurePlans.apply(layout, (None, 0.0, dustbin_cost, epsilon, iterations), potentials, padded)
+        potentials = np.zeros((len(costs), 2, size + 1))
+    settings, search_state = (None, 0.0, dustbin_cost, epsilon, iterations), (potentials, _NO_CORRELATION, 0.0)
+    outputs = StructurePlans.apply(layout, settings, search_state, padded)
     return list(outputs[: len(costs)]), outputs[-1]
 
 
@@ -316,6 +324,7 @@ _COVARIANCE_COST = {  # each cost's part computed from the covariance (Structure
     "w1": None,
     "correlation+w1": "correlation",
 }
+_CORRELATION_MOMENTUM = 0.1  # the running mean of ρ that the plans are frozen to: ρ̄ ← ρ̄ + 0.1 (ρ − ρ̄) per step
 _MAX_EXPONENT = 600.0  # exp(−600) ≈ 1e−261: still a normal float64
 
 
@@ -422,10 +431,26 @@ class StructureModule(nn.Module):
         self.layout = PairLayout.of_dims(self.latent_dims)
         self.pairs, self.shapes = self.layout.pairs, self.layout.shapes
         size, total = self.layout.size, self.layout.total
-        self.register_buffer("running_correlation", torch.zeros(total, total))
+        # the search's state lives on the host, where the plans are computed (float64; saved by get_extra_state)
+        self.running_correlation = np.zeros((total, total))
+        self.potentials = np.zeros((len(self.pairs), 2, size + 1))
+        self.frozen = False
         self.register_buffer("frozen_plans", torch.zeros(len(self.pairs), size, size))
-        self.register_buffer("frozen", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("potentials", torch.zeros(len(self.pairs), 2, size + 1, dtype=torch.float64))
+        self.register_buffer("frozen_signs", torch.zeros(len(self.pairs), size, size))
+
+    def get_extra_state(self) -> dict[str, Any]:
+        """The host-side search state for ``state_dict``: the running correlations, the Sinkhorn potentials (copies:
+        training goes on changing them) and whether the plans are frozen."""
+        return {
+            "running_correlation": self.running_correlation.copy(),
+            "potentials": self.potentials.copy(),
+            "frozen": self.frozen,
+        }
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.running_correlation = np.array(state["running_correlation"], dtype=np.float64)
+        self.potentials = np.array(state["potentials"], dtype=np.float64)
+        self.frozen = bool(state["frozen"])
 
     def schedule(self, progress: float) -> tuple[float, float]:
         """(ε, c_u) at this point of training."""
@@ -454,11 +479,9 @@ class StructureModule(nn.Module):
         if self.training and not self.frozen and progress >= self.freeze_start:
             self.freeze_plans()
         if self.frozen:
-            signs = np.sign(self.layout.blocks(self.running_correlation.double().cpu().numpy()))
-            signs = torch.from_numpy(signs).to(self.frozen_plans)
             return [
                 (plan[:k_a, :k_b], sign[:k_a, :k_b])
-                for plan, sign, (k_a, k_b) in zip(self.frozen_plans, signs, self.shapes, strict=True)
+                for plan, sign, (k_a, k_b) in zip(self.frozen_plans, self.frozen_signs, self.shapes, strict=True)
             ]
         kind = self.options["cost"]
         given_cost = self.marginal_costs(encodings) if "w1" in kind else None
@@ -473,12 +496,10 @@ class StructureModule(nn.Module):
             epsilon,
             self.options["sinkhorn_iterations"],
         )
-        *blocks, correlation, potentials = StructurePlans.apply(
-            self.layout, settings, self.potentials, given_cost, *encodings
-        )
+        search_state = (self.potentials, self.running_correlation, _CORRELATION_MOMENTUM if self.training else 0.0)
+        *blocks, potentials = StructurePlans.apply(self.layout, settings, search_state, given_cost, *encodings)
         if self.training:
-            self.running_correlation.lerp_(correlation, 0.1)
-            self.potentials.copy_(potentials)
+            self.potentials = potentials
         count = len(self.pairs)
         return list(zip(blocks[:count], blocks[count:], strict=True))
 
@@ -490,11 +511,14 @@ class StructureModule(nn.Module):
 
     @torch.no_grad()
     def freeze_plans(self) -> None:
-        """Fix every W_ab to the exact partial matching of the running correlations (dustbin cost c_1)."""
+        """Fix every W_ab to the exact partial matching of the running correlations (dustbin cost c_1), and its
+        signs to theirs."""
         _, dustbin_cost = self.schedule(1.0)
-        costs = 1.0 - np.abs(self.layout.blocks(self.running_correlation.double().cpu().numpy()))
+        correlation = self.layout.blocks(self.running_correlation)
+        costs = 1.0 - np.abs(correlation)
         self.frozen_plans.zero_()
         for p, (k_a, k_b) in enumerate(self.shapes):
             for i, j in exact_partial_matching(costs[p, :k_a, :k_b], dustbin_cost):
                 self.frozen_plans[p, i, j] = 1.0
-        self.frozen.fill_(True)
+        self.frozen_signs.copy_(torch.from_numpy(np.sign(correlation)))
+        self.frozen = True

@@ -255,15 +255,13 @@ def test_structure_plans_gradient_in_the_encodings_equals_finite_differences(kin
     encodings = [part.clone().requires_grad_(True) for part in stacked.split(dims, dim=1)]
     layout = PairLayout.of_dims(dims)
     weights = [torch.randn(k_a, k_b, dtype=torch.float64, generator=generator) for k_a, k_b in layout.shapes]
-    potentials = np.zeros((len(layout.pairs), 2, layout.size + 1))
+    search_state = (np.zeros((len(layout.pairs), 2, layout.size + 1)), np.zeros((0, 0)), 0.0)  # cold, ρ̄ not kept
     module = StructureModule(dims, {"cost": kind})
 
     def loss(*tensors):
         given = module.marginal_costs(list(tensors)) if kind == "w1" else None
         settings = (None if kind == "w1" else kind, 0.05, 0.6, 0.3, 1000)
-        plans = StructurePlans.apply(layout, settings, (potentials, np.zeros((0, 0)), 0.0), given, *tensors)[
-            : len(weights)
-        ]
+        plans = StructurePlans.apply(layout, settings, search_state, given, *tensors)[: len(weights)]
         return sum((plan * weight).sum() for plan, weight in zip(plans, weights, strict=True))
 
     assert torch.autograd.gradcheck(loss, tuple(encodings), eps=1e-6, atol=1e-5, rtol=1e-3)

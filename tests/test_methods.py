@@ -9,6 +9,7 @@ from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
 from mmcrl.methods.losses import correspondence_infonce, uniformity
 from mmcrl.metrics import pattern_matches, r2_per_latent
+from mmcrl.models.correspondence import Correspondence
 from mmcrl.recover import recover_structure
 from mmcrl.train import encode, fit, learning_rate, load_checkpoint, save_checkpoint
 
@@ -61,7 +62,7 @@ def test_infonce_similarity_matches_its_definition():
         torch.nn.functional.cross_entropy(similarity, targets)
         + torch.nn.functional.cross_entropy(similarity.T, targets)
     )
-    torch.testing.assert_close(correspondence_infonce(u, v, weights, signs, 0.5), expected)
+    torch.testing.assert_close(correspondence_infonce(u, v, Correspondence.of(weights, signs), 0.5), expected)
 
 
 def test_uniformity_matches_its_definition_and_stays_finite_when_points_are_far():

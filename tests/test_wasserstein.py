@@ -7,6 +7,7 @@ import torch
 
 from mmcrl.matching import dustbin_problem
 from mmcrl.methods import MethodContext, build_method
+from mmcrl.models.correspondence import Correspondence
 from mmcrl.models.wasserstein import (
     PairLayout,
     StructureModule,
@@ -169,9 +170,14 @@ def test_structure_module_plugs_into_any_encodings_and_passes_gradients():
     loss = structure.alignment_loss([u, v], 0.1, 0.3)
     loss.backward()
     assert torch.isfinite(loss) and u.grad.abs().sum() > 0 and v.grad.abs().sum() > 0
-    ((plan, signs),) = structure([u, v], 0.5)  # at the end of the annealing (the start is a soft, near-full match)
+    (correspondence,) = structure([u, v], 0.5)  # at the end of the annealing (the start is a soft, near-full match)
+    plan = correspondence.weights
     assert plan[0, 0] > 0.9 and plan[1:, 1].max() < 0.1  # the copied coordinate is matched, the rest is not
-    assert plan.requires_grad and not signs.requires_grad  # only the plan is differentiable: no backward for signs
+    assert all(field.requires_grad for field in correspondence)
+    # the signed plan and the masses are those of W and s = sign corr (the copy: +1), as Correspondence.of makes them
+    signs = torch.sign(torch.tensor(np.corrcoef(u.detach().T, v.detach().T)[:3, 3:], dtype=torch.float32))
+    for field, expected in zip(correspondence, Correspondence.of(plan, signs), strict=True):
+        torch.testing.assert_close(field, expected)
     with pytest.raises(ValueError, match="unknown structure option"):
         StructureModule([3, 2], {"epsilon": 0.1})
 
@@ -200,9 +206,9 @@ def test_structure_module_plans_equal_the_per_pair_reference():
     pairs = structure(encodings, 0.0)
     costs = [correlation_cost(encodings[a], encodings[b]) for a, b in structure.pairs]
     reference, _ = soft_partial_plans(costs, dustbin_cost, epsilon, 200)
-    for (plan, signs), expected, (a, b) in zip(pairs, reference, structure.pairs, strict=True):
-        torch.testing.assert_close(plan, expected, atol=1e-5, rtol=0)
-        assert signs.shape == (structure.latent_dims[a], structure.latent_dims[b])
+    for correspondence, expected, (a, b) in zip(pairs, reference, structure.pairs, strict=True):
+        torch.testing.assert_close(correspondence.weights, expected, atol=1e-5, rtol=0)
+        assert correspondence.signed.shape == (structure.latent_dims[a], structure.latent_dims[b])
 
 
 def test_partial_cost_explains_away_a_correlation_carried_by_other_coordinates():
@@ -246,7 +252,8 @@ def test_partial_cost_is_the_precision_formula_for_every_pair():
 def test_structure_plans_gradient_in_the_encodings_equals_finite_differences(kind):
     """The hand-derived backward pass of StructurePlans (Sinkhorn's implicit gradient, the cost's chain rule, the
     covariance) against central differences of converged plans, for every cost of the module, over 3 modalities of
-    unequal sizes (padding) in float64; ``w1``: the cost comes in as a torch tensor (given_cost), no covariance cost."""
+    unequal sizes (padding) in float64, through all four outputs of every pair (W, W ∘ s, W 1, Wᵀ 1); ``w1``: the
+    cost comes in as a torch tensor (given_cost), no covariance cost."""
     generator = torch.Generator().manual_seed(11)
     dims = [3, 2, 2]
     stacked = torch.randn(24, 7, dtype=torch.float64, generator=generator) @ torch.randn(
@@ -254,15 +261,18 @@ def test_structure_plans_gradient_in_the_encodings_equals_finite_differences(kin
     )
     encodings = [part.clone().requires_grad_(True) for part in stacked.split(dims, dim=1)]
     layout = PairLayout.of_dims(dims)
-    weights = [torch.randn(k_a, k_b, dtype=torch.float64, generator=generator) for k_a, k_b in layout.shapes]
+    count = len(layout.shapes)
+    shapes = [shape for _ in range(2) for shape in layout.shapes]
+    shapes += [(shape[side],) for side in range(2) for shape in layout.shapes]
+    weights = [torch.randn(shape, dtype=torch.float64, generator=generator) for shape in shapes]  # 4 per pair
     search_state = (np.zeros((len(layout.pairs), 2, layout.size + 1)), np.zeros((0, 0)), 0.0)  # cold, ρ̄ not kept
     module = StructureModule(dims, {"cost": kind})
 
     def loss(*tensors):
         given = module.marginal_costs(list(tensors)) if kind == "w1" else None
         settings = (None if kind == "w1" else kind, 0.05, 0.6, 0.3, 1000)
-        plans = StructurePlans.apply(layout, settings, search_state, given, *tensors)[: len(weights)]
-        return sum((plan * weight).sum() for plan, weight in zip(plans, weights, strict=True))
+        outputs = StructurePlans.apply(layout, settings, search_state, given, *tensors)[: 4 * count]
+        return sum((output * weight).sum() for output, weight in zip(outputs, weights, strict=True))
 
     assert torch.autograd.gradcheck(loss, tuple(encodings), eps=1e-6, atol=1e-5, rtol=1e-3)
 

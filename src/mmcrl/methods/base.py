@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from mmcrl.methods.losses import pairwise_alignment, uniformity
+from mmcrl.models.correspondence import Correspondence
 from mmcrl.models.encoders import build_encoder
 from mmcrl.models.wasserstein import standardised
 
@@ -121,9 +122,7 @@ class ContrastiveMethod(Method):
         """Encodings [f_m(x_m)] of a batch."""
         return [encoder(x) for encoder, x in zip(self.encoders, observations, strict=True)]
 
-    def correspondences(
-        self, encodings: list[torch.Tensor], progress: float
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def correspondences(self, encodings: list[torch.Tensor], progress: float) -> list[Correspondence]:
         """(W_ab, s_ab) for every pair (a, b) in ``self.pairs`` on this batch, ``progress`` ∈ [0, 1) into training."""
         raise NotImplementedError
 
@@ -161,8 +160,5 @@ class FixedCorrespondenceMethod(ContrastiveMethod):
         """W_ab, a k_a × k_b 0/1 matrix."""
         raise NotImplementedError
 
-    def correspondences(
-        self, encodings: list[torch.Tensor], progress: float
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        fixed = [getattr(self, f"correspondence_{a}_{b}") for a, b in self.pairs]
-        return [(weights, torch.ones_like(weights)) for weights in fixed]
+    def correspondences(self, encodings: list[torch.Tensor], progress: float) -> list[Correspondence]:
+        return [Correspondence.of(getattr(self, f"correspondence_{a}_{b}")) for a, b in self.pairs]

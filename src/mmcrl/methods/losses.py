@@ -2,7 +2,8 @@
 
 Notation: u = f_a(x_a) ∈ R^{B × k_a}, v = f_b(x_b) ∈ R^{B × k_b} are the encodings of one batch of B paired samples.
 A *correspondence* W ∈ [0, 1]^{k_a × k_b} says which coordinate of a is the same latent as which coordinate of b, and
-a sign matrix s ∈ {±1}^{k_a × k_b} allows a coordinate to be encoded with opposite signs in the two modalities.
+a sign matrix s ∈ {±1}^{k_a × k_b} allows a coordinate to be encoded with opposite signs in the two modalities
+(:class:`mmcrl.models.correspondence.Correspondence` holds both as the loss reads them).
 """
 
 from __future__ import annotations
@@ -12,21 +13,26 @@ import math
 import torch
 import torch.nn.functional as F
 
+from mmcrl.models.correspondence import Correspondence
+
 
 def correspondence_infonce(
-    u: torch.Tensor, v: torch.Tensor, correspondence: torch.Tensor, signs: torch.Tensor, tau: float
+    u: torch.Tensor, v: torch.Tensor, correspondence: Correspondence, tau: float
 ) -> torch.Tensor:
     """Symmetric InfoNCE whose similarity counts only corresponding coordinates.
 
     sim(k, l) = −(1/τ) Σ_ij W_ij (u_ki − s_ij v_lj)², expanded as
-    −(1/τ) [ Σ_i u_ki² W_i· + Σ_j v_lj² W_·j − 2 u_k (W ∘ s) v_lᵀ ] so the B × B logits cost one matrix product.
+    −(1/τ) [ Σ_i u_ki² W_i· + Σ_j v_lj² W_·j − 2 u_k (W ∘ s) v_lᵀ ] so the B × B logits cost one matrix product
+    (W ∘ s and the masses W_i·, W_·j are the ``correspondence``'s fields).
     The loss is ½ [CE(sim, diag) + CE(simᵀ, diag)]: positives are the paired samples, negatives the rest of the batch.
     For W = I (all coordinates matched in order) this is the squared-L2 InfoNCE of Daunhawer et al. 2023.
     """
-    row_mass = correspondence.sum(dim=1)
-    column_mass = correspondence.sum(dim=0)
-    cross = u @ (correspondence * signs) @ v.T
-    squared_distance = (u.square() @ row_mass)[:, None] + (v.square() @ column_mass)[None, :] - 2.0 * cross
+    cross = u @ correspondence.signed @ v.T
+    squared_distance = (
+        (u.square() @ correspondence.row_mass)[:, None]
+        + (v.square() @ correspondence.column_mass)[None, :]
+        - 2.0 * cross
+    )
     logits = -squared_distance / tau
     targets = torch.arange(u.shape[0], device=u.device)
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
@@ -35,15 +41,15 @@ def correspondence_infonce(
 def pairwise_alignment(
     encodings: list[torch.Tensor],
     pairs: list[tuple[int, int]],
-    correspondences: list[tuple[torch.Tensor, torch.Tensor]],
+    correspondences: list[Correspondence],
     tau: float,
 ) -> torch.Tensor:
-    """Σ_{(a, b)} InfoNCE_{W_ab, s_ab}(u_a, u_b) over the pairs of modalities, (W_ab, s_ab) = ``correspondences``
-    in the order of ``pairs``; a pair whose W is all zero contributes nothing."""
+    """Σ_{(a, b)} InfoNCE_{W_ab, s_ab}(u_a, u_b) over the pairs of modalities, ``correspondences`` in the order of
+    ``pairs``; a pair whose W is all zero contributes nothing."""
     total = encodings[0].new_zeros(())
-    for (a, b), (weights, signs) in zip(pairs, correspondences, strict=True):
-        if weights.sum() > 0:
-            total = total + correspondence_infonce(encodings[a], encodings[b], weights, signs, tau)
+    for (a, b), correspondence in zip(pairs, correspondences, strict=True):
+        if correspondence.row_mass.sum() > 0:
+            total = total + correspondence_infonce(encodings[a], encodings[b], correspondence, tau)
     return total
 
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
 from mmcrl.methods.losses import correspondence_infonce
+from mmcrl.models.correspondence import Correspondence
 
 
 def relaxed_top_k(logits: torch.Tensor, k: int, temperature: float) -> torch.Tensor:
@@ -90,7 +91,5 @@ class MVCRL(ContrastiveMethod):
             mask_of = dict(zip(subset, masks, strict=True))
             for a, b in itertools.combinations(subset, 2):
                 weights = rank_pairing(mask_of[a], mask_of[b])
-                total = total + correspondence_infonce(
-                    encodings[a], encodings[b], weights, torch.ones_like(weights), self.tau
-                )
+                total = total + correspondence_infonce(encodings[a], encodings[b], Correspondence.of(weights), self.tau)
         return total

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import torch
 
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
+from mmcrl.models.correspondence import Correspondence
 from mmcrl.models.wasserstein import STRUCTURE_DEFAULTS, StructureModule
 
 
@@ -51,7 +52,5 @@ class WCRL(ContrastiveMethod):
         steps 0.03 and λ give the same structures (tenth increment)."""
         return self.frozen_uniformity_weight if self.structure.frozen else self.uniformity_weight
 
-    def correspondences(
-        self, encodings: list[torch.Tensor], progress: float
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def correspondences(self, encodings: list[torch.Tensor], progress: float) -> list[Correspondence]:
         return self.structure(encodings, progress)

@@ -328,11 +328,12 @@ def structure_forward(
     momentum: float,
 ) -> tuple:
     """One training step's plans from the B × T encodings: :func:`centred_covariance`, :func:`covariance_costs`
-    (plus ``given_cost`` when it is not empty), :func:`sinkhorn`, and the signs sign ρ of every cross block (0
-    without coordinates). Returns (X̄, Σ, the costs' state (ρ first), plans, new potentials, blocks), ``blocks`` the
-    2 × P × K × K real parts of the plans (first) and the signs (second) in the dtype of ``stacked``: what the
-    training step reads, converted here rather than by one NumPy call per array. The T × T ``running_correlation``
-    moves towards ρ in place, by ``momentum`` (0: unchanged; an empty array when there are no coordinates)."""
+    (plus ``given_cost`` when it is not empty), :func:`sinkhorn`, and the signs s = sign ρ of every cross block (0
+    without coordinates). Returns (X̄, Σ, the costs' state (ρ first), plans, new potentials, blocks, masses) with
+    what the training step reads in the dtype of ``stacked`` (converted here rather than by one NumPy call per
+    array): ``blocks`` 2 × P × K × K, the real parts W of the plans and the signed plans W ∘ s; ``masses``
+    2 × P × K, their row sums W 1 and column sums Wᵀ 1. The T × T ``running_correlation`` moves towards ρ in
+    place, by ``momentum`` (0: unchanged; an empty array when there are no coordinates)."""
     size = dustbin.shape[1] - 1
     centred, covariance = centred_covariance(stacked)
     costs, state = covariance_costs(covariance, code, shapes, offsets, slots, size, ridge, scale_floor)
@@ -343,16 +344,29 @@ def structure_forward(
     )
     if momentum > 0.0:
         running_correlation += momentum * (state[0] - running_correlation)
-    blocks = np.zeros((2, *costs.shape), dtype=stacked.dtype)
-    blocks[0] = plans[:, :size, :size]
-    if stacked.shape[1] > 0:
-        blocks[1] = np.sign(cross_blocks(state[0], shapes, offsets, size))
-    return centred, covariance, state, plans, new_potentials, blocks
+    signs = cross_signs(state[0], shapes, offsets, size, stacked.shape[1] > 0)
+    weights = plans[:, :size, :size]
+    blocks = np.empty((2, *costs.shape), dtype=stacked.dtype)
+    blocks[0] = weights
+    blocks[1] = weights * signs
+    masses = np.empty((2, costs.shape[0], size), dtype=stacked.dtype)
+    masses[0] = weights.sum(axis=2)
+    masses[1] = weights.sum(axis=1)
+    return centred, covariance, state, plans, new_potentials, blocks, masses
+
+
+@compiled
+def cross_signs(rho: np.ndarray, shapes: np.ndarray, offsets: np.ndarray, size: int, any_coordinates: bool):
+    """The P × K × K signs of ρ's cross blocks (:func:`cross_blocks`), zeros when there are no coordinates."""
+    if not any_coordinates:
+        return np.zeros((shapes.shape[0], size, size))
+    return np.sign(cross_blocks(rho, shapes, offsets, size))
 
 
 @compiled
 def structure_backward(
-    grad_plans: np.ndarray,
+    grad_blocks: np.ndarray,
+    grad_masses: np.ndarray,
     plans: np.ndarray,
     epsilon: float,
     solve_ridge: float,
@@ -363,13 +377,35 @@ def structure_backward(
     shapes: np.ndarray,
     offsets: np.ndarray,
     slots: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(∂L/∂C, ∂L/∂X̄) from G = ∂L/∂plans for :func:`structure_forward`'s outputs: :func:`sinkhorn_backward`,
-    :func:`covariance_costs_backward`, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B."""
+    starts: np.ndarray,
+    grad_encodings: np.ndarray,
+) -> np.ndarray:
+    """∂L/∂C from the gradients of :func:`structure_forward`'s ``blocks`` and ``masses`` (2 × P × K × K and
+    2 × P × K, zero where unused): ∂L/∂W = G_W + s ∘ G_{W∘s} + g_row 1ᵀ + 1 g_columnᵀ on the real block of every
+    plan, then :func:`sinkhorn_backward` and :func:`covariance_costs_backward`. ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B is
+    written into ``grad_encodings`` (flat, in the encodings' dtype), modality m's B × k_m block contiguous from
+    B · ``starts[m]``, so that each is one array without a copy (nothing is written when it is empty)."""
+    count, size = shapes.shape[0], plans.shape[1] - 1
+    signs = cross_signs(state[0], shapes, offsets, size, centred.shape[1] > 0)
+    grad_plans = np.zeros(plans.shape)
+    for p in range(count):
+        for i in range(shapes[p, 0]):
+            for j in range(shapes[p, 1]):
+                grad_plans[p, i, j] = (
+                    grad_blocks[0, p, i, j]
+                    + signs[p, i, j] * grad_blocks[1, p, i, j]
+                    + grad_masses[0, p, i]
+                    + grad_masses[1, p, j]
+                )
     grad_padded = sinkhorn_backward(plans, grad_plans, epsilon, solve_ridge)
     grad_cost = np.ascontiguousarray(grad_padded[:, :-1, :-1])
     grad_covariance = covariance_costs_backward(grad_cost, code, covariance, state, shapes, offsets, slots)
-    if centred.shape[1] == 0:
-        return grad_cost, np.zeros(centred.shape)
-    symmetric = (grad_covariance + grad_covariance.T) / centred.shape[0]
-    return grad_cost, centred @ symmetric
+    if grad_encodings.shape[0] > 0:
+        batch = centred.shape[0]
+        grad_stacked = centred @ ((grad_covariance + grad_covariance.T) / batch)
+        for m in range(starts.shape[0] - 1):
+            start, dims = starts[m], starts[m + 1] - starts[m]
+            for i in range(batch):
+                for j in range(dims):
+                    grad_encodings[batch * start + i * dims + j] = grad_stacked[i, start + j]
+    return grad_cost

@@ -26,6 +26,7 @@ from torch import nn
 
 from mmcrl.matching import exact_partial_matching
 from mmcrl.models import plan_kernels
+from mmcrl.models.correspondence import Correspondence
 
 _SOLVE_RIDGE = 1e-9  # added to the diagonal of the backward pass's linear system (sinkhorn_backward)
 _SCALE_FLOOR = 1e-6  # added to standard deviations: ρ_ij = Σ_ij / ((σ_i + δ)(σ_j + δ))
@@ -41,8 +42,9 @@ class PairLayout:
     ``dustbin``: P × n × n, 1 on the entries that cost c_u / 2 (one side in the dustbin); ``shape_array``: the P × 2
     shapes. Given the modalities' k_m (``latent_dims``: one problem per pair of modalities a < b, ``pairs``), it also
     maps the pairs into the T × T covariance of all T = Σ k_m coordinates: ``offsets`` (P × 2, the first coordinate
-    of a and of b) and ``slots`` (P × 2K, the coordinates of each pair, a then b, each side padded to K with the
-    index T of an independent unit); without them both are zeros (costs given directly, no covariance).
+    of a and of b), ``slots`` (P × 2K, the coordinates of each pair, a then b, each side padded to K with the
+    index T of an independent unit) and ``starts`` (the M + 1 cumulative k_m); without them ``offsets`` and
+    ``slots`` are zeros and ``starts`` is [0] (costs given directly, no covariance).
     """
 
     def __init__(self, shapes: list[tuple[int, int]]) -> None:
@@ -59,6 +61,7 @@ class PairLayout:
         self.shape_array = np.array(self.shapes, dtype=np.int64).reshape(count, 2)
         self.total = 0
         self.offsets, self.slots = np.zeros((count, 2), dtype=np.int64), np.zeros((count, 2 * size), dtype=np.int64)
+        self.starts = np.zeros(1, dtype=np.int64)
 
     @classmethod
     def of_dims(cls, latent_dims: list[int]) -> PairLayout:
@@ -67,7 +70,7 @@ class PairLayout:
         pairs = list(itertools.combinations(range(len(latent_dims)), 2))
         layout = cls([(latent_dims[a], latent_dims[b]) for a, b in pairs])
         size, starts = layout.size, np.cumsum([0, *latent_dims])
-        layout.pairs, layout.total = pairs, int(starts[-1])
+        layout.pairs, layout.total, layout.starts = pairs, int(starts[-1]), starts.astype(np.int64)
         layout.slots[:] = layout.total
         for p, (a, b) in enumerate(pairs):
             layout.offsets[p] = starts[a], starts[b]
@@ -182,12 +185,13 @@ class StructurePlans(torch.autograd.Function):
     ``given_cost``, a P × K × K torch tensor, e.g. the W1 marginal cost, or the whole cost when there are no
     encodings), the plans of :func:`sinkhorn`. ``search_state`` is the host-side state of the search, NumPy arrays:
     (potentials to warm-start from, a running mean of ρ, its momentum); the running mean moves towards this batch's
-    T × T correlation ρ in place (momentum 0: unchanged). Outputs: the k_a × k_b plan block W of every problem, the
-    signs sign ρ of every pair's cross block (0 without encodings), and the new potentials (a NumPy array); only the
-    plans are differentiable.
-    Backward (:func:`mmcrl.models.plan_kernels.structure_backward`): :func:`sinkhorn_backward`, the costs' backward
-    pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already has zero column means (the centring's backward pass
-    changes nothing).
+    T × T correlation ρ in place (momentum 0: unchanged). Outputs, each of every problem in turn: the k_a × k_b plan
+    blocks W, the signed plans W ∘ s (s = sign ρ of the pair's cross block, 0 without encodings), the row sums W 1
+    and the column sums Wᵀ 1 (the fields of :class:`~mmcrl.models.correspondence.Correspondence`, all
+    differentiable), then the new potentials (a NumPy array).
+    Backward (:func:`mmcrl.models.plan_kernels.structure_backward`): ∂L/∂W from the four outputs' gradients,
+    :func:`sinkhorn_backward`, the costs' backward pass, and ∂L/∂X̄ = X̄ (∂L/∂Σ + ∂L/∂Σᵀ) / B, which already has zero
+    column means (the centring's backward pass changes nothing).
     """
 
     @staticmethod
@@ -210,7 +214,7 @@ class StructurePlans(torch.autograd.Function):
             stacked = np.zeros((1, 0), dtype=_numpy_dtype(dtype))
         given = _NO_COST if given_cost is None else given_cost.numpy(force=True).astype(np.float64)
         code = plan_kernels.COST_CODES[kind]
-        centred, covariance, state, plans, new_potentials, blocks = plan_kernels.structure_forward(
+        centred, covariance, state, plans, new_potentials, blocks, masses = plan_kernels.structure_forward(
             stacked,
             given,
             code,
@@ -232,27 +236,33 @@ class StructurePlans(torch.autograd.Function):
         )
         ctx.set_materialize_grads(False)
         given_as = None if given_cost is None else (given_cost.dtype, given_cost.device)
-        dims = [u.shape[1] for u in encodings]
-        ctx.saved = (plans, code, epsilon, layout, centred, covariance, state, given_as, dtype, device, dims)
-        outputs = [
-            torch.from_numpy(part[p, :k_a, :k_b]).to(device)
-            for part in blocks
-            for p, (k_a, k_b) in enumerate(layout.shapes)
-        ]
-        ctx.mark_non_differentiable(*outputs[len(layout.shapes) :])  # one call: a second replaces the first
+        ctx.saved = (plans, code, epsilon, layout, centred, covariance, state, given_as, stacked, device)
+        parts = [blocks[kind][p, :k_a, :k_b] for kind in range(2) for p, (k_a, k_b) in enumerate(layout.shapes)]
+        parts += [masses[kind][p, : shape[kind]] for kind in range(2) for p, shape in enumerate(layout.shapes)]
+        outputs = [torch.from_numpy(part) for part in parts]
+        if device.type != "cpu":
+            outputs = [output.to(device) for output in outputs]
         return (*outputs, new_potentials)
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[Any, ...]:
-        plans, code, epsilon, layout, centred, covariance, state, given_as, dtype, device, dims = ctx.saved
-        if all(grad is None for grad in grads[: len(layout.shapes)]):
-            return (None,) * (4 + len(dims))
-        grad_plans = np.zeros_like(plans)
-        for p, (k_a, k_b) in enumerate(layout.shapes):
-            if grads[p] is not None:
-                grad_plans[p, :k_a, :k_b] = grads[p].numpy(force=True)
-        grad_cost, grad_stacked = plan_kernels.structure_backward(
-            grad_plans,
+        plans, code, epsilon, layout, centred, covariance, state, given_as, stacked, device = ctx.saved
+        count, size = len(layout.shapes), layout.size
+        grad_blocks, grad_masses = np.zeros((2, count, size, size)), np.zeros((2, count, size))
+        for output, grad in enumerate(grads[: 4 * count]):
+            if grad is None:
+                continue
+            kind, p = divmod(output, count)
+            k_a, k_b = layout.shapes[p]
+            if kind < 2:
+                grad_blocks[kind, p, :k_a, :k_b] = grad.numpy(force=True)
+            else:
+                grad_masses[kind - 2, p, : (k_a, k_b)[kind - 2]] = grad.numpy(force=True)
+        needs_encodings = any(ctx.needs_input_grad[4:])
+        grad_flat = np.empty(stacked.size if needs_encodings else 0, dtype=stacked.dtype)
+        grad_cost = plan_kernels.structure_backward(
+            grad_blocks,
+            grad_masses,
             plans,
             epsilon,
             _SOLVE_RIDGE,
@@ -263,14 +273,21 @@ class StructurePlans(torch.autograd.Function):
             layout.shape_array,
             layout.offsets,
             layout.slots,
+            layout.starts,
+            grad_flat,
         )
         grad_given = None
         if given_as is not None and ctx.needs_input_grad[3]:
             grad_given = torch.from_numpy(grad_cost).to(dtype=given_as[0], device=given_as[1])
-        grad_encodings: tuple[torch.Tensor | None, ...] = (None,) * len(dims)
-        if any(ctx.needs_input_grad[4:]):
-            grad = torch.from_numpy(grad_stacked).to(dtype=dtype, device=device)
-            grad_encodings = grad.split(dims, dim=1)
+        grad_encodings: list[torch.Tensor | None] = [None] * (len(layout.starts) - 1)
+        if needs_encodings:
+            batch = stacked.shape[0]
+            grad_encodings = [
+                torch.from_numpy(grad_flat[batch * start : batch * end].reshape(batch, end - start))
+                for start, end in itertools.pairwise(layout.starts)
+            ]
+            if device.type != "cpu":
+                grad_encodings = [grad.to(device) for grad in grad_encodings]
         return (None, None, None, grad_given, *grad_encodings)
 
 
@@ -473,14 +490,15 @@ class StructureModule(nn.Module):
             ]
         )
 
-    def forward(self, encodings: list[torch.Tensor], progress: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(W_ab, s_ab) for every pair (a, b) in ``self.pairs``; ``progress`` ∈ [0, 1) is the fraction of training
-        done (in training mode, the running correlations and potentials are updated and the plans frozen on time)."""
+    def forward(self, encodings: list[torch.Tensor], progress: float) -> list[Correspondence]:
+        """The correspondence (W_ab, s_ab) of every pair (a, b) in ``self.pairs``; ``progress`` ∈ [0, 1) is the
+        fraction of training done (in training mode, the running correlations and potentials are updated and the
+        plans frozen on time)."""
         if self.training and not self.frozen and progress >= self.freeze_start:
             self.freeze_plans()
         if self.frozen:
             return [
-                (plan[:k_a, :k_b], sign[:k_a, :k_b])
+                Correspondence.of(plan[:k_a, :k_b], sign[:k_a, :k_b])
                 for plan, sign, (k_a, k_b) in zip(self.frozen_plans, self.frozen_signs, self.shapes, strict=True)
             ]
         kind = self.options["cost"]
@@ -497,11 +515,11 @@ class StructureModule(nn.Module):
             self.options["sinkhorn_iterations"],
         )
         search_state = (self.potentials, self.running_correlation, _CORRELATION_MOMENTUM if self.training else 0.0)
-        *blocks, potentials = StructurePlans.apply(self.layout, settings, search_state, given_cost, *encodings)
+        *outputs, potentials = StructurePlans.apply(self.layout, settings, search_state, given_cost, *encodings)
         if self.training:
             self.potentials = potentials
         count = len(self.pairs)
-        return list(zip(blocks[:count], blocks[count:], strict=True))
+        return [Correspondence(*outputs[p::count]) for p in range(count)]
 
     def alignment_loss(self, encodings: list[torch.Tensor], progress: float, tau: float) -> torch.Tensor:
         """Σ_{a<b} InfoNCE_{W_ab, s_ab}(u_a, u_b): the contrastive term weighted by the plans."""

@@ -100,8 +100,8 @@ def main() -> None:
         ]
         fixed, learned, schedule = interleaved_step_seconds(runs, batch, args.steps)
         print(
-            f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.0%} "
-            f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.0%}"
+            f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.1%} "
+            f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.1%}"
         )
 
 

@@ -7,7 +7,7 @@ import torch
 from mmcrl.config import dataset_spec, validate_config
 from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
-from mmcrl.methods.losses import correspondence_infonce, uniformity
+from mmcrl.methods.losses import correspondence_infonce, pairwise_alignment, uniformity
 from mmcrl.metrics import pattern_matches, r2_per_latent
 from mmcrl.models.correspondence import Correspondence
 from mmcrl.recover import recover_structure
@@ -63,6 +63,18 @@ def test_infonce_similarity_matches_its_definition():
         + torch.nn.functional.cross_entropy(similarity.T, targets)
     )
     torch.testing.assert_close(correspondence_infonce(u, v, Correspondence.of(weights, signs), 0.5), expected)
+
+
+def test_a_fixed_empty_correspondence_contributes_nothing_and_a_learned_one_its_gradient():
+    torch.manual_seed(0)
+    u, v = torch.randn(8, 2), torch.randn(8, 2)
+    empty = torch.zeros(2, 2)
+    assert float(pairwise_alignment([u, v], [(0, 1)], [Correspondence.of(empty)], 0.5)) == 0.0
+    learned = empty.clone().requires_grad_(True)
+    loss = pairwise_alignment([u, v], [(0, 1)], [Correspondence.of(learned)], 0.5)
+    torch.testing.assert_close(loss, torch.tensor(np.log(8.0), dtype=torch.float32))  # all logits equal: log B
+    loss.backward()
+    assert learned.grad.abs().sum() > 0
 
 
 def test_uniformity_matches_its_definition_and_stays_finite_when_points_are_far():

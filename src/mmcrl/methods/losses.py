@@ -45,10 +45,12 @@ def pairwise_alignment(
     tau: float,
 ) -> torch.Tensor:
     """Σ_{(a, b)} InfoNCE_{W_ab, s_ab}(u_a, u_b) over the pairs of modalities, ``correspondences`` in the order of
-    ``pairs``; a pair whose W is all zero contributes nothing."""
+    ``pairs``. A pair whose fixed W is all zero contributes nothing (its term would be the constant log B); a W that
+    is learned (differentiable) always contributes, since its gradient matters even at zero, and is not checked
+    (the check cost ~1.5 % of a step at batch 128, benchmarks/RESULTS.md, session 16)."""
     total = encodings[0].new_zeros(())
     for (a, b), correspondence in zip(pairs, correspondences, strict=True):
-        if correspondence.row_mass.sum() > 0:
+        if correspondence.row_mass.requires_grad or correspondence.row_mass.sum() > 0:
             total = total + correspondence_infonce(encodings[a], encodings[b], correspondence, tau)
     return total
 

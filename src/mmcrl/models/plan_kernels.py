@@ -24,6 +24,52 @@ _SQUARED_FLOOR = 1e-6  # added to the squared cost's denominator σ_i² + σ_j²
 
 
 @compiled
+def solve(matrix: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """X with A X = B (A n × n, B n × m) by Gaussian elimination with partial pivoting, as LAPACK's gesv: for the
+    few-row systems here a loop, since a BLAS / LAPACK call evicts enough of a training step's caches to cost more
+    than the arithmetic (benchmarks/RESULTS.md, session 16)."""
+    n, m = right.shape
+    system, solution = matrix.copy(), right.copy()
+    for k in range(n):
+        pivot = k
+        for i in range(k + 1, n):
+            if abs(system[i, k]) > abs(system[pivot, k]):
+                pivot = i
+        if pivot != k:
+            for j in range(n):
+                system[k, j], system[pivot, j] = system[pivot, j], system[k, j]
+            for j in range(m):
+                solution[k, j], solution[pivot, j] = solution[pivot, j], solution[k, j]
+        for i in range(k + 1, n):
+            factor = system[i, k] / system[k, k]
+            if factor != 0.0:
+                for j in range(k + 1, n):
+                    system[i, j] -= factor * system[k, j]
+                for j in range(m):
+                    solution[i, j] -= factor * solution[k, j]
+    for k in range(n - 1, -1, -1):
+        for j in range(m):
+            total = solution[k, j]
+            for i in range(k + 1, n):
+                total -= system[k, i] * solution[i, j]
+            solution[k, j] = total / system[k, k]
+    return solution
+
+
+@compiled
+def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """L R as a loop (see :func:`solve`: no BLAS call for a few rows)."""
+    rows, inner, columns = left.shape[0], left.shape[1], right.shape[1]
+    product = np.zeros((rows, columns))
+    for i in range(rows):
+        for k in range(inner):
+            value = left[i, k]
+            for j in range(columns):
+                product[i, j] += value * right[k, j]
+    return product
+
+
+@compiled
 def cross_blocks(matrix: np.ndarray, shapes: np.ndarray, offsets: np.ndarray, size: int) -> np.ndarray:
     """The P × K × K cross blocks M[a's coordinates, b's coordinates] of a T × T matrix, zero-padded (pair p's
     k_a × k_b block starts at row ``offsets[p, 0]``, column ``offsets[p, 1]``)."""
@@ -40,17 +86,24 @@ def cross_blocks(matrix: np.ndarray, shapes: np.ndarray, offsets: np.ndarray, si
 def centred_covariance(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(X̄, Σ) of a B × T batch X: the columns centred (float64) and their covariance X̄ᵀ X̄ / B."""
     batch, total = stacked.shape
-    centred = np.empty((batch, total))
-    for j in range(total):
-        mean = 0.0
-        for i in range(batch):
-            mean += stacked[i, j]
-        mean /= batch
-        for i in range(batch):
-            centred[i, j] = stacked[i, j] - mean
-    if total == 0:  # no coordinates (a cost given directly): BLAS is not called on empty matrices
-        return centred, np.zeros((0, 0))
-    return centred, centred.T @ centred / batch
+    mean, centred = np.zeros(total), np.empty((batch, total))
+    for i in range(batch):
+        for j in range(total):
+            mean[j] += stacked[i, j]
+    for i in range(batch):
+        for j in range(total):
+            centred[i, j] = stacked[i, j] - mean[j] / batch
+    covariance = np.zeros((total, total))
+    for k in range(batch):
+        for i in range(total):
+            value = centred[k, i]
+            for j in range(i, total):
+                covariance[i, j] += value * centred[k, j]
+    for i in range(total):
+        for j in range(i, total):
+            covariance[i, j] /= batch
+            covariance[j, i] = covariance[i, j]
+    return centred, covariance
 
 
 @compiled
@@ -105,7 +158,7 @@ def partial_costs(
                 else:
                     matrix[x, y] = 1.0 if sx == total and sy == total else 0.0
             matrix[x, x] += ridge
-        precision[p] = np.linalg.inv(matrix)
+        precision[p] = solve(matrix, np.eye(width))
         for x in range(width):
             root[p, x] = np.sqrt(precision[p, x, x])
         for x in range(width):
@@ -147,7 +200,7 @@ def partial_costs_backward(
             for y in range(width):
                 weighted += grad_partial[k, y] * partial[p, k, y] + grad_partial[y, k] * partial[p, y, k]
             grad_precision[k, k] += -weighted / root[p, k] / (2.0 * root[p, k])
-        grad_matrix = -(precision[p] @ grad_precision @ precision[p])
+        grad_matrix = -matmul(matmul(precision[p], grad_precision), precision[p])
         for x in range(width):
             for y in range(width):
                 grad_extended[slots[p, x], slots[p, y]] += grad_matrix[x, y]
@@ -227,7 +280,7 @@ def sinkhorn_backward(plans: np.ndarray, grad_plans: np.ndarray, epsilon: float,
                 right[n + j] += mass * grad_plans[p, i, j]
         for k in range(2 * n):
             system[k, k] += ridge
-        solution = np.linalg.solve(system, right)
+        solution = solve(system, right.reshape(2 * n, 1))[:, 0]
         for i in range(n):
             for j in range(n):
                 grad_cost[p, i, j] = -plans[p, i, j] * (grad_plans[p, i, j] - solution[i] - solution[n + j]) / epsilon
@@ -402,7 +455,7 @@ def structure_backward(
     grad_covariance = covariance_costs_backward(grad_cost, code, covariance, state, shapes, offsets, slots)
     if grad_encodings.shape[0] > 0:
         batch = centred.shape[0]
-        grad_stacked = centred @ ((grad_covariance + grad_covariance.T) / batch)
+        grad_stacked = matmul(centred, (grad_covariance + grad_covariance.T) / batch)
         for m in range(starts.shape[0] - 1):
             start, dims = starts[m], starts[m + 1] - starts[m]
             for i in range(batch):

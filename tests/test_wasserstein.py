@@ -7,6 +7,7 @@ import torch
 
 from mmcrl.matching import dustbin_problem
 from mmcrl.methods import MethodContext, build_method
+from mmcrl.models import plan_kernels
 from mmcrl.models.correspondence import Correspondence
 from mmcrl.models.wasserstein import (
     PairLayout,
@@ -44,6 +45,22 @@ def pair_costs(encodings, kind, ridge=0.05):
 def plan(cost, dustbin=0.2, epsilon=0.05, iterations=2000):
     plans, _ = soft_partial_plans([cost], dustbin, epsilon, iterations)
     return plans[0]
+
+
+def test_the_kernels_linear_algebra_equals_numpys():
+    """plan_kernels.solve (Gaussian elimination with partial pivoting) and matmul against NumPy, including a system
+    that needs a row exchange (a zero first pivot) and the near-singular Sinkhorn system with its ridge."""
+    rng = np.random.default_rng(0)
+    matrix, right = rng.normal(size=(6, 6)), rng.normal(size=(6, 2))
+    assert np.allclose(plan_kernels.solve(matrix, right), np.linalg.solve(matrix, right), atol=1e-12)
+    exchange = np.array([[0.0, 2.0], [3.0, 1.0]])
+    assert np.allclose(plan_kernels.solve(exchange, np.eye(2)), np.linalg.inv(exchange), atol=1e-15)
+    plan = rng.uniform(size=(3, 3))
+    system = np.block([[np.diag(plan.sum(1)), plan], [plan.T, np.diag(plan.sum(0))]]) + 1e-9 * np.eye(6)
+    rhs = np.concatenate([plan.sum(1), plan.sum(0)])[:, None]  # in the range: the solution α = 1/2, β = 1/2 up to c
+    solution = plan_kernels.solve(system, rhs)[:, 0]
+    assert np.allclose(solution[:3, None] + solution[None, 3:], 1.0, atol=1e-6)
+    assert np.allclose(plan_kernels.matmul(matrix, right), matrix @ right, atol=1e-12)
 
 
 def test_plan_respects_the_marginals_of_the_dustbin_problem():

@@ -5,6 +5,8 @@ compositions one training step calls, :func:`structure_forward` and :func:`struc
 They act on matrices of a few coordinates (K + 1 rows, K the largest k_m), where NumPy spends its time in the
 overhead of each call rather than in arithmetic: the same computations as ~150 NumPy calls took 0.5–1.5 ms of a
 3–10 ms training step at batch 128, compiled they take a few microseconds each (benchmarks/RESULTS.md, session 14).
+Their linear algebra is written out as loops (:func:`solve`, :func:`matmul`) rather than calling BLAS / LAPACK,
+whose calls evicted more of a training step's caches than their arithmetic is worth (session 16).
 The math and the conventions (padding, dustbin, the ridge of the linear solves) are those of the documented
 functions in :mod:`mmcrl.models.wasserstein` that call these; the tests check them against finite differences and
 POT. Compiled by numba on first use and cached on disk next to this file (``cache=True``), so a process after the
@@ -25,9 +27,8 @@ _SQUARED_FLOOR = 1e-6  # added to the squared cost's denominator σ_i² + σ_j²
 
 @compiled
 def solve(matrix: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """X with A X = B (A n × n, B n × m) by Gaussian elimination with partial pivoting, as LAPACK's gesv: for the
-    few-row systems here a loop, since a BLAS / LAPACK call evicts enough of a training step's caches to cost more
-    than the arithmetic (benchmarks/RESULTS.md, session 16)."""
+    """X with A X = B (A n × n, B n × m) by Gaussian elimination with partial pivoting, as LAPACK's gesv (see the
+    module docstring for why a loop)."""
     n, m = right.shape
     system, solution = matrix.copy(), right.copy()
     for k in range(n):
@@ -58,7 +59,7 @@ def solve(matrix: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 @compiled
 def matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """L R as a loop (see :func:`solve`: no BLAS call for a few rows)."""
+    """L R as a loop (see the module docstring)."""
     rows, inner, columns = left.shape[0], left.shape[1], right.shape[1]
     product = np.zeros((rows, columns))
     for i in range(rows):

@@ -286,14 +286,21 @@ def _patterns_figure(experiment: str, records: list[dict[str, Any]], style: Meth
         starts = range(0, len(panels), PATTERN_PANELS_PER_ROW)
         rows += [(dataset, panels[start : start + PATTERN_PANELS_PER_ROW]) for start in starts]
     widths = [[max(2, panel.pattern.shape[1]) for panel in panels] for _, panels in rows]
-    heights = [0.4 * panels[0].pattern.shape[0] + 1.4 for _, panels in rows]  # inches: 0.4 per cell, 1.4 of labels
-    width = max(6.5, max(0.4 * sum(w) + 0.5 * len(w) for w in widths) + 0.9)
+    heights = [0.4 * panels[0].pattern.shape[0] + 1.0 for _, panels in rows]  # inches: 0.4 per cell, 1.0 of labels
+    needed = [0.4 * sum(w) + 0.5 * len(w) for w in widths]  # inches: 0.4 per cell, 0.5 of labels per panel
+    width = max(6.5, max(needed) + 0.9)
     figure = _new_figure(width, sum(heights) + 1.2)
     subfigures = figure.subfigures(len(rows), 1, height_ratios=heights, squeeze=False)[:, 0]
-    for subfigure, (dataset, panels), row_widths in zip(subfigures, rows, widths, strict=True):
-        axes = subfigure.subplots(1, len(panels), width_ratios=row_widths, squeeze=False)[0]
-        for ax, panel in zip(axes, panels, strict=True):
+    for subfigure, (dataset, panels), row_widths, row_needs in zip(subfigures, rows, widths, needed, strict=True):
+        # a narrower row ends in an empty axes of the width it lacks (in cells), so that its cells are not
+        # stretched to the figure's width and taller than its height allows
+        spare = (width - 0.9 - row_needs) / 0.4
+        ratios = row_widths + ([spare] if spare >= 1 else [])
+        axes = subfigure.subplots(1, len(ratios), width_ratios=ratios, squeeze=False)[0]
+        for ax, panel in zip(axes, panels, strict=False):
             _pattern_panel(ax, panel)
+        for ax in axes[len(panels) :]:
+            ax.set_axis_off()
         axes[0].set_ylabel(f"{dataset}\nmodality")
     figure.suptitle(f"{experiment}: true vs recovered sharing pattern (lowest seed)")
     figure.supxlabel(

@@ -91,9 +91,10 @@ def centred_covariance(stacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for i in range(batch):
         for j in range(total):
             mean[j] += stacked[i, j]
+    mean /= batch
     for i in range(batch):
         for j in range(total):
-            centred[i, j] = stacked[i, j] - mean[j] / batch
+            centred[i, j] = stacked[i, j] - mean[j]
     covariance = np.zeros((total, total))
     for k in range(batch):
         for i in range(total):

@@ -237,8 +237,8 @@ class StructurePlans(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         given_as = None if given_cost is None else (given_cost.dtype, given_cost.device)
         ctx.saved = (plans, code, epsilon, layout, centred, covariance, state, given_as, stacked, device)
-        parts = [blocks[kind][p, :k_a, :k_b] for kind in range(2) for p, (k_a, k_b) in enumerate(layout.shapes)]
-        parts += [masses[kind][p, : shape[kind]] for kind in range(2) for p, shape in enumerate(layout.shapes)]
+        parts = [blocks[field][p, :k_a, :k_b] for field in range(2) for p, (k_a, k_b) in enumerate(layout.shapes)]
+        parts += [masses[side][p, : shape[side]] for side in range(2) for p, shape in enumerate(layout.shapes)]
         outputs = [torch.from_numpy(part) for part in parts]
         if device.type != "cpu":
             outputs = [output.to(device) for output in outputs]
@@ -252,12 +252,12 @@ class StructurePlans(torch.autograd.Function):
         for output, grad in enumerate(grads[: 4 * count]):
             if grad is None:
                 continue
-            kind, p = divmod(output, count)
+            field, p = divmod(output, count)  # W, W ∘ s, W 1, Wᵀ 1
             k_a, k_b = layout.shapes[p]
-            if kind < 2:
-                grad_blocks[kind, p, :k_a, :k_b] = grad.numpy(force=True)
+            if field < 2:
+                grad_blocks[field, p, :k_a, :k_b] = grad.numpy(force=True)
             else:
-                grad_masses[kind - 2, p, : (k_a, k_b)[kind - 2]] = grad.numpy(force=True)
+                grad_masses[field - 2, p, : (k_a, k_b)[field - 2]] = grad.numpy(force=True)
         needs_encodings = any(ctx.needs_input_grad[4:])
         grad_flat = np.empty(stacked.size if needs_encodings else 0, dtype=stacked.dtype)
         grad_cost = plan_kernels.structure_backward(

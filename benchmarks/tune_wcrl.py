@@ -14,12 +14,15 @@ training time.
 
 ``--inits I …`` trains each replicate from several initialisations instead (training seed derived from dataset,
 replicate and init index I; one line per init): the per-run success rate, and whether the training loss ranks the
-runs of one replicate (docs/method.md, "Fifth increment").
+runs of one replicate (docs/method.md, "Fifth increment"). ``--show-freeze`` prints, under each run, |ρ̄| at the
+freeze of every pair the frozen plans match, ``!`` marking those the recovery refuses (docs/method.md, seventeenth
+session).
 
 Usage:
   python benchmarks/tune_wcrl.py --datasets chain3 yao4 --seeds 100 101 --method wcrl --params '{"cost": "squared"}'
   python benchmarks/tune_wcrl.py --datasets rand5 --pattern-seed 100 --seeds 100
   python benchmarks/tune_wcrl.py --datasets yao4 --seeds 104 105 --inits 0 1 2 3 4
+  python benchmarks/tune_wcrl.py --datasets chain3 pair2 --seeds 100 101 --show-freeze
 """
 
 from __future__ import annotations
@@ -83,7 +86,23 @@ def run_once(
         "final_loss": record["final_loss"],
         "conflicts": len(structure["conflicts"]),
         "plan_agreement": plan_agreement(model, structure["matches"]),
+        "frozen_pairs": frozen_pairs(model, structure["matches"]),
         "information": validation_information(model, dataset, held_out["val"])[0],
+    }
+
+
+def frozen_matches(model: object) -> dict[tuple[int, int, int, int], float] | None:
+    """{(a, i, b, j): |ρ̄| at the freeze} for every coordinate pair the structure module's frozen plans match (ρ̄
+    stops moving at the freeze); None without a frozen module."""
+    module = getattr(model, "structure", None)
+    if module is None or not bool(module.frozen):
+        return None
+    correlation = module.layout.blocks(module.running_correlation)
+    pairs = zip(module.pairs, module.frozen_plans, module.shapes, strict=True)
+    return {
+        (a, i, b, j): abs(float(correlation[p, i, j]))
+        for p, ((a, b), plan, (k_a, k_b)) in enumerate(pairs)
+        for i, j in (plan[:k_a, :k_b] > 0.5).nonzero().tolist()
     }
 
 
@@ -91,17 +110,19 @@ def plan_agreement(model: object, matches: list[dict]) -> float:
     """Label-free check of a run: Jaccard overlap between the coordinate pairs the structure module's frozen plans
     match and those recovered from the held-out encodings (|ρ| > ρ_min); 1.0 when they agree, NaN without a module.
     """
-    module = getattr(model, "structure", None)
-    if module is None or not bool(module.frozen):
+    planned = frozen_matches(model)
+    if planned is None:
         return float("nan")
-    planned = {
-        (a, int(i), b, int(j))
-        for (a, b), plan, (k_a, k_b) in zip(module.pairs, module.frozen_plans, module.shapes, strict=True)
-        for i, j in (plan[:k_a, :k_b] > 0.5).nonzero().tolist()
-    }
     recovered = {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
-    union = planned | recovered
-    return len(planned & recovered) / len(union) if union else 1.0
+    union = set(planned) | recovered
+    return len(set(planned) & recovered) / len(union) if union else 1.0
+
+
+def frozen_pairs(model: object, matches: list[dict]) -> list[tuple[float, bool]]:
+    """(|ρ̄| at the freeze, recovered?) of every frozen matched pair, by increasing |ρ̄|: how far the pairs the
+    recovery refuses (spurious) sit below the true ones; empty without a frozen module."""
+    recovered = {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
+    return sorted((rho, pair in recovered) for pair, rho in (frozen_matches(model) or {}).items())
 
 
 def main() -> None:
@@ -117,6 +138,9 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, help="override training.restarts")
     parser.add_argument("--n-train", type=int, help="override the datasets' n_train")
     parser.add_argument("--show-pattern", action="store_true", help="print the recovered pattern of inexact runs")
+    parser.add_argument(
+        "--show-freeze", action="store_true", help="print |ρ̄| at the freeze of each frozen pair (! = not recovered)"
+    )
     parser.add_argument("--inits", nargs="+", type=int, help="train each replicate from these initialisations")
     args = parser.parse_args()
     if any(seed in EVALUATION_SEEDS for seed in args.seeds):
@@ -153,6 +177,9 @@ def main() -> None:
                     print(f"{dataset_name} {run} {args.method} {args.params}: {scores} ({seconds:.0f} s)", flush=True)
                     if args.show_pattern and not summary["structure_exact"]:
                         print(f"  recovered {summary['recovered']}", flush=True)
+                    if args.show_freeze:
+                        pairs = " ".join(f"{rho:.3f}{'' if ok else '!'}" for rho, ok in summary["frozen_pairs"])
+                        print(f"  frozen pairs |ρ̄|: {pairs}", flush=True)
 
 
 if __name__ == "__main__":

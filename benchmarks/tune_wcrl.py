@@ -106,6 +106,11 @@ def frozen_matches(model: object) -> dict[tuple[int, int, int, int], float] | No
     }
 
 
+def recovered_matches(matches: list[dict]) -> set[tuple[int, int, int, int]]:
+    """The (a, i, b, j) coordinate pairs of the recovery's ``matches``."""
+    return {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
+
+
 def plan_agreement(model: object, matches: list[dict]) -> float:
     """Label-free check of a run: Jaccard overlap between the coordinate pairs the structure module's frozen plans
     match and those recovered from the held-out encodings (|ρ| > ρ_min); 1.0 when they agree, NaN without a module.
@@ -113,7 +118,7 @@ def plan_agreement(model: object, matches: list[dict]) -> float:
     planned = frozen_matches(model)
     if planned is None:
         return float("nan")
-    recovered = {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
+    recovered = recovered_matches(matches)
     union = set(planned) | recovered
     return len(set(planned) & recovered) / len(union) if union else 1.0
 
@@ -121,7 +126,7 @@ def plan_agreement(model: object, matches: list[dict]) -> float:
 def frozen_pairs(model: object, matches: list[dict]) -> list[tuple[float, bool]]:
     """(|ρ̄| at the freeze, recovered?) of every frozen matched pair, by increasing |ρ̄|: how far the pairs the
     recovery refuses (spurious) sit below the true ones; empty without a frozen module."""
-    recovered = {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
+    recovered = recovered_matches(matches)
     return sorted((rho, pair in recovered) for pair, rho in (frozen_matches(model) or {}).items())
 
 

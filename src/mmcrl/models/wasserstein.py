@@ -422,13 +422,13 @@ class StructureModule(nn.Module):
     :class:`StructurePlans`) from one covariance matrix of all modalities' coordinates, warm-started from the previous
     step's dual potentials (``sinkhorn_iterations`` per step), differentiable in the encodings when ``plan_gradient``
     (Sinkhorn's mass constraint then makes a loss weighted by W push competing pairs apart). After ``freeze_fraction``
-    of training (at most ``freeze_max_steps`` steps, scaled alike) the plans are frozen to the exact (network
-    simplex) partial matching of a running mean ρ̄ of the (marginal) correlations, the statistic
-    :func:`mmcrl.recover.recover_structure` reads the structure from, with the final dustbin cost c_1 (a pair is frozen
-    matched if |ρ̄| > 1 − c_1 = 0.8), or, with ``freeze_min_correlation`` ρ_min (e.g. 0.9, the recovery's
-    threshold), only if |ρ̄| > ρ_min, so that a spurious pair of private coordinates is not aligned for the rest of
-    training (an option, not the default: measured on few runs, docs/method.md, seventeenth session). Plugs into
-    any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
+    of training (at most ``freeze_max_steps`` steps, scaled alike) the plans are frozen to the exact partial
+    matching (:func:`mmcrl.matching.exact_partial_matching`) of a running mean ρ̄ of the (marginal) correlations,
+    the statistic :func:`mmcrl.recover.recover_structure` reads the structure from, with the final dustbin cost c_1
+    (a pair is frozen matched if |ρ̄| > 1 − c_1 = 0.8), or, with ``freeze_min_correlation`` ρ_min (e.g. 0.9, the
+    recovery's threshold), only if |ρ̄| > ρ_min, so that a spurious pair of private coordinates is not aligned for
+    the rest of training (an option, not the default: measured on few runs, docs/method.md, seventeenth session).
+    Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 
     def __init__(
@@ -536,9 +536,10 @@ class StructureModule(nn.Module):
         """Fix every W_ab to the exact partial matching of the running correlations with dustbin cost
         1 − ``freeze_min_correlation`` (c_1 when that is None; no dustbin with ``dustbin`` off), and its signs to
         theirs."""
-        _, dustbin_cost = self.schedule(1.0)
         if self.options["dustbin"] and self.options["freeze_min_correlation"] is not None:
             dustbin_cost = 1.0 - self.options["freeze_min_correlation"]
+        else:
+            _, dustbin_cost = self.schedule(1.0)
         correlation = self.layout.blocks(self.running_correlation)
         costs = 1.0 - np.abs(correlation)
         self.frozen_plans.zero_()

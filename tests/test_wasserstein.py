@@ -331,10 +331,12 @@ def test_the_search_is_capped_in_steps_so_a_long_budget_searches_as_long_as_the_
     assert (mmvae_w.anneal_end, mmvae_w.freeze_start) == (0.5, 0.75)
 
 
-@pytest.mark.parametrize(("options", "expected"), [({}, [(0, 0), (1, 1)]), ({"freeze_min_correlation": 0.9}, [(0, 0)])])
-def test_the_freeze_threshold_is_the_final_dustbin_cost_or_the_given_correlation(options, expected):
-    """Running correlations |ρ̄| 0.95 (u0, v0), 0.85 (u1, v1), 0.3 (u1, v0): frozen matched by default where
-    1 − |ρ̄| < c_1 = 0.2, i.e. |ρ̄| > 0.8; with ``freeze_min_correlation: 0.9`` only where |ρ̄| > 0.9."""
+@pytest.mark.parametrize(
+    ("options", "expected"), [({}, [(0, 0)]), ({"freeze_min_correlation": None}, [(0, 0), (1, 1)])]
+)
+def test_the_freeze_threshold_is_the_given_correlation_or_the_final_dustbin_cost(options, expected):
+    """Running correlations |ρ̄| 0.95 (u0, v0), 0.85 (u1, v1), 0.3 (u1, v0): frozen matched by default
+    (``freeze_min_correlation`` 0.9) only where |ρ̄| > 0.9; with None where 1 − |ρ̄| < c_1 = 0.2, i.e. |ρ̄| > 0.8."""
     structure = StructureModule([2, 2], options)
     structure.running_correlation = np.eye(4)
     for (i, j), rho in {(0, 2): 0.95, (1, 3): -0.85, (1, 2): 0.3}.items():

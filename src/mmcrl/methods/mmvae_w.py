@@ -34,6 +34,7 @@ class MMVAEW(MMVAE):
         "freeze_fraction": 0.75,
         "anneal_max_steps": None,  # wcrl's search caps (tenth increment) were not measured on mmvae-w: its fractions
         "freeze_max_steps": None,  # hold at every budget
+        "freeze_min_correlation": None,  # wcrl's freeze at |ρ̄| > 0.9 (eighteenth session) was not tried on mmvae-w
     }
 
     def __init__(self, context: MethodContext, params: dict[str, Any]) -> None:

@@ -427,9 +427,9 @@ class StructureModule(nn.Module):
     the statistic :func:`mmcrl.recover.recover_structure` reads the structure from, with dustbin cost 1 − ρ_min: a
     pair is frozen matched only if |ρ̄| > ρ_min = ``freeze_min_correlation`` (0.9, the recovery's threshold), so
     that a spurious pair of private coordinates (|ρ̄| 0.8–0.9 at the freeze) is not aligned for the rest of training
-    (more exact patterns and better private latents on chain3, the same on yao4, pair2 and random patterns: 40 + 40
-    paired tuning replicates per dataset, docs/method.md, eighteenth session); None freezes with the final dustbin
-    cost c_1 instead (|ρ̄| > 1 − c_1 = 0.8, the default before).
+    (better private latents on chain3 and pair2, as many exact patterns in sum over yao4, chain3, pair2 and random
+    patterns: 40 + 40 paired tuning replicates each, docs/method.md, eighteenth session); None freezes with the
+    final dustbin cost c_1 instead (|ρ̄| > 1 − c_1 = 0.8, the default before).
     Plugs into any model with per-modality encodings: :meth:`alignment_loss` is the plan-weighted contrastive term.
     """
 

@@ -80,13 +80,14 @@ def run_once(
     held_out, info = held_out_encodings(model, dataset, record)
     structure = recover_structure(held_out["val"], config["recover"]["min_correlation"])
     result = evaluate_run(dataset, held_out, info, structure, config["evaluation"])
+    planned, recovered = frozen_matches(model), recovered_matches(structure["matches"])
     return result["summary"] | {
         "chosen_restart": record.get("restarts", {}).get("chosen"),
         "recovered": structure["recovered_pattern"],
         "final_loss": record["final_loss"],
         "conflicts": len(structure["conflicts"]),
-        "plan_agreement": plan_agreement(model, structure["matches"]),
-        "frozen_pairs": frozen_pairs(model, structure["matches"]),
+        "plan_agreement": plan_agreement(planned, recovered),
+        "frozen_pairs": frozen_pairs(planned, recovered),
         "information": validation_information(model, dataset, held_out["val"])[0],
     }
 
@@ -111,23 +112,20 @@ def recovered_matches(matches: list[dict]) -> set[tuple[int, int, int, int]]:
     return {(match["a"], match["i"], match["b"], match["j"]) for match in matches}
 
 
-def plan_agreement(model: object, matches: list[dict]) -> float:
+def plan_agreement(planned: dict | None, recovered: set) -> float:
     """Label-free check of a run: Jaccard overlap between the coordinate pairs the structure module's frozen plans
-    match and those recovered from the held-out encodings (|ρ| > ρ_min); 1.0 when they agree, NaN without a module.
-    """
-    planned = frozen_matches(model)
+    match (``planned``, :func:`frozen_matches`) and those recovered from the held-out encodings (|ρ| > ρ_min); 1.0
+    when they agree, NaN without a module."""
     if planned is None:
         return float("nan")
-    recovered = recovered_matches(matches)
-    union = set(planned) | recovered
-    return len(set(planned) & recovered) / len(union) if union else 1.0
+    union = planned.keys() | recovered
+    return len(planned.keys() & recovered) / len(union) if union else 1.0
 
 
-def frozen_pairs(model: object, matches: list[dict]) -> list[tuple[float, bool]]:
+def frozen_pairs(planned: dict | None, recovered: set) -> list[tuple[float, bool]]:
     """(|ρ̄| at the freeze, recovered?) of every frozen matched pair, by increasing |ρ̄|: how far the pairs the
     recovery refuses (spurious) sit below the true ones; empty without a frozen module."""
-    recovered = recovered_matches(matches)
-    return sorted((rho, pair in recovered) for pair, rho in (frozen_matches(model) or {}).items())
+    return sorted((rho, pair in recovered) for pair, rho in (planned or {}).items())
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from mmcrl.config import dataset_spec, validate_config
 from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
 from mmcrl.methods.losses import correspondence_infonce, pairwise_alignment, uniformity
+from mmcrl.methods.wcrl import WCRL
 from mmcrl.metrics import pattern_matches, r2_per_latent
 from mmcrl.models.correspondence import Correspondence
 from mmcrl.recover import recover_structure
@@ -161,3 +162,48 @@ def test_training_is_deterministic_on_cpu(tmp_path, method):
     second, _ = fit(data, method, {}, TRAINING | {"steps": 30}, seed=5, run_name="test")
     for name, value in first.state_dict().items():
         torch.testing.assert_close(value, second.state_dict()[name], rtol=0, atol=0, msg=name)
+
+
+def test_refit_at_freeze_restarts_the_encoders_from_their_initial_weights_once():
+    context = MethodContext([4, 4], [2, 2], 8, 1, 0.3, steps=100, lr=0.003)
+    torch.manual_seed(0)
+    model = build_method("wcrl", context, {"refit_at_freeze": True})
+    initial = {name: value.clone() for name, value in model.encoders.state_dict().items()}
+    freeze = model.structure.freeze_start
+    with torch.no_grad():
+        for parameter in model.encoders.parameters():
+            parameter.add_(1.0)  # stands for the soft phase's training
+    assert not model.prepare_step(freeze - 0.01)
+    assert not model.structure.frozen
+    assert model.prepare_step(freeze)
+    assert model.structure.frozen
+    for name, value in model.encoders.state_dict().items():
+        torch.testing.assert_close(value, initial[name], rtol=0, atol=0, msg=name)
+    assert not model.prepare_step(freeze + 0.01)  # once
+    assert not build_method("wcrl", context, {}).prepare_step(freeze)  # off by default: the module freezes alone
+
+
+def test_the_trainer_restarts_adam_when_a_method_resets_its_parameters(tmp_path, monkeypatch):
+    """After the refit the first Adam step moves every weight by lr (zero moments: m̂ / √v̂ = ±1), as at step 0."""
+    data = dataset(tmp_path, [[0, 1], [0, 2]], 3)
+    training = TRAINING | {"steps": 40, "warmup_steps": 1, "lr_final_fraction": 1.0}
+    snapshots = []
+    original = WCRL.prepare_step
+
+    def recording(self, progress):
+        reset = original(self, progress)
+        snapshots.append((reset, [p.detach().clone() for p in self.encoders.parameters()]))
+        return reset
+
+    monkeypatch.setattr("mmcrl.methods.wcrl.WCRL.prepare_step", recording)
+    fit(data, "wcrl", {"refit_at_freeze": True, "freeze_fraction": 0.5}, training, seed=0, run_name="test")
+    (at,) = [i for i, (reset, _) in enumerate(snapshots) if reset]
+    assert at == 20
+
+    def share_moved_by_lr(step):
+        moved = torch.cat([(after - before).abs().flatten() for before, after in zip(*step, strict=True)])
+        return ((moved - training["lr"]).abs() < 1e-3 * training["lr"]).float().mean().item()
+
+    after_refit = [snapshots[at][1], snapshots[at + 1][1]]
+    later = [snapshots[at + 5][1], snapshots[at + 6][1]]
+    assert share_moved_by_lr(after_refit) > 0.95 > 0.5 > share_moved_by_lr(later)

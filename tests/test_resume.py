@@ -16,7 +16,9 @@ from mmcrl.data.synthetic import write_dataset
 
 MMCRL = str(Path(sys.executable).with_name("mmcrl"))
 CONFIG = {
-    "methods": {"wcrl": {"method": "wcrl"}},
+    # the refit puts the encoders back to their initial weights at the freeze (step 500): a run resumed after it
+    # must have the same weights to refit from
+    "methods": {"wcrl": {"method": "wcrl", "params": {"refit_at_freeze": True}}},
     "training": {
         "steps": 800,
         "batch_size": 64,

@@ -138,8 +138,14 @@ def test_text_encoder_gives_every_parameter_a_gradient_but_the_padding_embedding
     captions = ("a red star at the top left", "there is a blue square in the bottom center of the picture")
     tokens = torch.from_numpy(np.stack([shapes_text.tokenise(caption) for caption in captions * 2]))
     (text(tokens)[:, 0] * torch.tensor([1.0, 2.0, 3.0, 5.0])).sum().backward()
+    # the output layer's bias is removed by the batch standardisation after it: its gradient is zero up to rounding
+    # (exactly 0 on some CPUs, ~1e-9 on others)
+    output_bias = f"head.{len(text.head) - 1}.bias"
     for name, parameter in text.named_parameters():
-        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+        if name == output_bias:
+            assert parameter.grad.abs().max() < 1e-5, name
+        else:
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
     assert text.embedding.weight.grad[0].abs().sum() == 0
 
 

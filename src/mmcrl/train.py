@@ -172,10 +172,13 @@ def _train(
     finished: list[dict[str, Any]],
 ) -> None:
     """Adam steps from ``run.step`` to the end: each on a batch drawn with replacement, with the learning rate of
-    :func:`learning_rate`; checkpoints (with the ``finished`` candidates) to ``progress_path``. A non-finite loss
-    raises :class:`TrainingDiverged`."""
+    :func:`learning_rate`; checkpoints (with the ``finished`` candidates) to ``progress_path``. Where the model's
+    ``prepare_step`` reset its parameters, Adam starts again from zero moments. A non-finite loss raises
+    :class:`TrainingDiverged`."""
     start, before = time.perf_counter(), run.seconds
     for step in range(run.step, training["steps"]):
+        if run.model.prepare_step(step / training["steps"]):
+            run.optimizer = Adam(run.model.parameters(), lr=training["lr"])
         run.optimizer.lr = learning_rate(step, training)
         index = torch.randint(tensors[0].shape[0], (training["batch_size"],), generator=run.generator)
         index = index.to(tensors[0].device)  # once per step, not once per modality

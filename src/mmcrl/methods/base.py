@@ -86,6 +86,11 @@ class Method(nn.Module):
         of training done."""
         raise NotImplementedError
 
+    def prepare_step(self, progress: float) -> bool:
+        """Called by the trainer before each step's :meth:`training_loss`; True when the method has just reset its
+        parameters, so that the trainer restarts the optimiser's moments. By default nothing happens."""
+        return False
+
     def fit_data(self, observations: list[np.ndarray], seed: int) -> None:
         """Fit a method that is not ``trainable`` on the whole training split [x_m] in one call."""
         raise NotImplementedError

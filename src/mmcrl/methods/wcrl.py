@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import torch
@@ -21,7 +22,8 @@ class WCRL(ContrastiveMethod):
     the uniformity term on batch-standardised encodings (λ = 0.3): InfoNCE rewards matching more coordinates, so
     without it a coordinate of each modality copies an already-matched shared latent and the copies get matched
     (docs/method.md); on standardised coordinates such a copy lowers the entropy U measures, so U opposes it. It is told
-    only k_m, never the pattern or the number of shared latents.
+    only k_m, never the pattern or the number of shared latents. With ``refit_at_freeze`` (for long budgets) the
+    encoders restart from their initial weights when the plan freezes (:meth:`prepare_step`).
     """
 
     told = "nothing (learns the pattern)"
@@ -29,6 +31,7 @@ class WCRL(ContrastiveMethod):
     option_names: ClassVar[tuple[str, ...]] = (
         *ContrastiveMethod.option_names,
         "frozen_uniformity_weight",
+        "refit_at_freeze",
         *STRUCTURE_DEFAULTS,
     )
     default_uniformity_weight = 0.3
@@ -42,6 +45,23 @@ class WCRL(ContrastiveMethod):
         self.frozen_uniformity_weight = float(
             params.get("frozen_uniformity_weight", self.default_frozen_uniformity_weight)
         )
+        self.refit_at_freeze = bool(params.get("refit_at_freeze", False))
+        self.initial_encoders = copy.deepcopy(self.encoders.state_dict()) if self.refit_at_freeze else None
+
+    def prepare_step(self, progress: float) -> bool:
+        """With ``refit_at_freeze``: at the step the plan freezes, freeze it (from the running ρ̄, as the module would
+        in this step's forward), put the encoders back to their initial weights and return True (the trainer then
+        restarts Adam). The rest of training is the oracle's given the learned plan, with ``wcrl``'s frozen loss, so
+        nothing the encoders formed in the soft phase survives: a latent folded (encoded by a non-monotone function)
+        alike in every modality that sees it aligns perfectly and is kept by alignment alone (yao4, docs/method.md,
+        nineteenth increment). The initial weights are the constructor's, so a run resumed from a checkpoint refits
+        from the same weights."""
+        structure = self.structure
+        if not (self.refit_at_freeze and self.training and not structure.frozen and progress >= structure.freeze_start):
+            return False
+        structure.freeze_plans()
+        self.encoders.load_state_dict(self.initial_encoders)
+        return True
 
     def current_uniformity_weight(self) -> float:
         """λ while the plan is learned; ``frozen_uniformity_weight`` (λ_frozen = 0.03) once it is frozen, when no copy

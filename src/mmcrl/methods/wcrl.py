@@ -56,10 +56,8 @@ class WCRL(ContrastiveMethod):
         alike in every modality that sees it aligns perfectly and is kept by alignment alone (yao4, docs/method.md,
         nineteenth increment). The initial weights are the constructor's, so a run resumed from a checkpoint refits
         from the same weights."""
-        structure = self.structure
-        if not (self.refit_at_freeze and self.training and not structure.frozen and progress >= structure.freeze_start):
+        if not (self.refit_at_freeze and self.structure.freeze_if_due(progress)):
             return False
-        structure.freeze_plans()
         self.encoders.load_state_dict(self.initial_encoders)
         return True
 

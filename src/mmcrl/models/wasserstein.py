@@ -500,8 +500,7 @@ class StructureModule(nn.Module):
         """The correspondence (W_ab, s_ab) of every pair (a, b) in ``self.pairs``; ``progress`` ∈ [0, 1) is the
         fraction of training done (in training mode, the running correlations and potentials are updated and the
         plans frozen on time)."""
-        if self.training and not self.frozen and progress >= self.freeze_start:
-            self.freeze_plans()
+        self.freeze_if_due(progress)
         if self.frozen:
             return [
                 Correspondence.of(plan[:k_a, :k_b], sign[:k_a, :k_b])
@@ -534,6 +533,14 @@ class StructureModule(nn.Module):
         return pairwise_alignment(encodings, self.pairs, self(encodings, progress), tau)
 
     @torch.no_grad()
+    def freeze_if_due(self, progress: float) -> bool:
+        """In training, freeze the plans (:meth:`freeze_plans`) once ``progress`` reaches the freeze; True when they
+        were frozen by this call."""
+        if self.training and not self.frozen and progress >= self.freeze_start:
+            self.freeze_plans()
+            return True
+        return False
+
     def freeze_plans(self) -> None:
         """Fix every W_ab to the exact partial matching of the running correlations with dustbin cost
         1 − ``freeze_min_correlation`` (c_1 when that is None; no dustbin with ``dustbin`` off), and its signs to

@@ -4,8 +4,10 @@ Both methods share the encoders, the InfoNCE and the uniformity term (standardis
 correspondence, `wcrl` computes it every step with the module (entropic partial OT, warm-started Sinkhorn) until the
 plan is frozen (after 0.9 of training). The difference is the module's cost, shown while it runs (every step before
 the freeze) and averaged over a whole schedule (progress 0 → 1, so the last tenth of the steps after the freeze).
-The three runs are interleaved step by step and each is timed by its mean step, so that a change in machine load
-hits them alike (on a shared 2-core VM, blocks of steps timed one after the other differed by ±30 %).
+The last two columns time a step of `wcrl` after the freeze, without and with the reconstruction term of
+``frozen_reconstruction_weight`` (an MLP decoder per modality; on in config/paper.yaml, docs/method.md, twentieth
+increment). The runs are interleaved step by step and each is timed by its mean step, so that a change in machine
+load hits them alike (on a shared 2-core VM, blocks of steps timed one after the other differed by ±30 %).
 Usage: python benchmarks/step_time.py [--steps 200] [--batch-size 128] [--device cpu]
        python benchmarks/step_time.py --config config/config.yaml config/paper.yaml --steps 20   # the paper budget
 """
@@ -26,6 +28,7 @@ from mmcrl.methods import MethodContext, build_method
 from mmcrl.optim import Adam
 
 WARMUP_STEPS = 10
+RECONSTRUCTION = {"frozen_reconstruction_weight": 1.0}  # config/paper.yaml's
 
 
 def shaped_context(config: dict[str, Any], dataset: str) -> MethodContext:
@@ -41,6 +44,17 @@ def shaped_context(config: dict[str, Any], dataset: str) -> MethodContext:
         training["tau"],
         pattern,
     )
+
+
+def freeze_to_the_true_plan(model: torch.nn.Module, oracle: torch.nn.Module) -> None:
+    """Freeze ``model``'s structure module to the oracle's correspondences (signs +1), the plan of an exact run, so
+    that a frozen step aligns what a trained one would."""
+    structure = model.structure
+    with torch.no_grad():
+        for p, ((a, b), (k_a, k_b)) in enumerate(zip(structure.pairs, structure.shapes, strict=True)):
+            structure.frozen_plans[p, :k_a, :k_b] = getattr(oracle, f"correspondence_{a}_{b}")
+        structure.frozen_signs.fill_(1.0)
+    structure.frozen = True
 
 
 def interleaved_step_seconds(
@@ -85,7 +99,10 @@ def main() -> None:
     args.batch_size = args.batch_size or config["training"]["batch_size"]
     device = torch.device(args.device)
     print(f"device {device}, batch {args.batch_size}, {args.steps} interleaved steps, 1 CPU thread")
-    columns = f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6}"
+    columns = (
+        f"{'oracle ms':>10} {'wcrl ms':>10} {'module share':>13} {'whole run: wcrl ms':>19} {'share':>6} "
+        f"{'frozen ms':>10} {'+ reconstruction ms':>20}"
+    )
     print(f"{'dataset':<10} {columns}")
     for name, entry in config["datasets"].items():
         if entry.get("kind", "synthetic") != "synthetic":
@@ -93,15 +110,21 @@ def main() -> None:
         context = shaped_context(config, name)
         batch = [torch.randn(args.batch_size, d, device=device) for d in context.observed_dims]
         options = {"uniformity_standardised": True}
+        oracle = build_method("oracle", context, options).to(device)
+        frozen = [build_method("wcrl", context, options | extra).to(device) for extra in ({}, RECONSTRUCTION)]
+        for model in frozen:
+            freeze_to_the_true_plan(model, oracle)
         runs = [
-            (build_method("oracle", context, options).to(device), lambda _: 0.1),
+            (oracle, lambda _: 0.1),
             (build_method("wcrl", context, options).to(device), lambda _: 0.1),
             (build_method("wcrl", context, options).to(device), lambda step: step / args.steps),
+            *((model, lambda _: 0.95) for model in frozen),
         ]
-        fixed, learned, schedule = interleaved_step_seconds(runs, batch, args.steps)
+        fixed, learned, schedule, after, reconstructing = interleaved_step_seconds(runs, batch, args.steps)
         print(
             f"{name:<10} {fixed * 1e3:>10.1f} {learned * 1e3:>10.1f} {(learned - fixed) / learned:>12.1%} "
-            f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.1%}"
+            f"{schedule * 1e3:>19.1f} {(schedule - fixed) / schedule:>6.1%} {after * 1e3:>10.1f} "
+            f"{reconstructing * 1e3:>20.1f}"
         )
 
 

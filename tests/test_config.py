@@ -83,10 +83,12 @@ def test_the_full_study_config_merges_over_the_default_and_validates():
     assert set(config["experiments"]) == set(default["experiments"])  # the same names: nothing of the default left
     assert config["training"]["steps"] >= 10 * validate_config(default)["training"]["steps"]
     assert "rand5" in config["experiments"]["comparison"]["datasets"]
-    # every wcrl variant refits after the freeze at this budget, its own options kept (merged, not replaced)
+    # every wcrl variant refits after the freeze at this budget and reconstructs from then on, its own options kept
+    # (merged, not replaced)
     variants = {name: entry["params"] for name, entry in config["methods"].items() if entry["method"] == "wcrl"}
     assert variants.keys() == {name for name, entry in default["methods"].items() if entry["method"] == "wcrl"}
     assert all(params.get("refit_at_freeze") for params in variants.values()), variants
+    assert all(params.get("frozen_reconstruction_weight", 0) > 0 for params in variants.values()), variants
     assert variants["wcrl-nodustbin"]["dustbin"] is False
 
 

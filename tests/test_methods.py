@@ -7,7 +7,7 @@ import torch
 from mmcrl.config import dataset_spec, validate_config
 from mmcrl.data.synthetic import load_dataset, write_dataset
 from mmcrl.methods import REGISTRY, MethodContext, build_method
-from mmcrl.methods.losses import correspondence_infonce, pairwise_alignment, uniformity
+from mmcrl.methods.losses import correspondence_infonce, pairwise_alignment, unexplained_variance, uniformity
 from mmcrl.methods.wcrl import WCRL
 from mmcrl.metrics import pattern_matches, r2_per_latent
 from mmcrl.models.correspondence import Correspondence
@@ -181,6 +181,37 @@ def test_refit_at_freeze_restarts_the_encoders_from_their_initial_weights_once()
         torch.testing.assert_close(value, initial[name], rtol=0, atol=0, msg=name)
     assert not model.prepare_step(freeze + 0.01)  # once
     assert not build_method("wcrl", context, {}).prepare_step(freeze)  # off by default: the module freezes alone
+
+
+def test_unexplained_variance_on_hand_made_cases():
+    target = torch.tensor([[1.0, 10.0], [-1.0, 30.0], [3.0, 20.0], [-3.0, 20.0]])  # column variances 5 and 50
+    assert unexplained_variance(target, target).item() == 0.0
+    means = target.mean(dim=0).expand_as(target)
+    torch.testing.assert_close(unexplained_variance(means, target), torch.tensor(1.0))
+    halfway = means + 0.5 * (target - means)  # leaves (1/2)² of each column's variance
+    torch.testing.assert_close(unexplained_variance(halfway, target), torch.tensor(0.25))
+    off_in_one_column = target + torch.tensor([[0.0, 5.0], [0.0, -5.0], [0.0, 5.0], [0.0, -5.0]])
+    torch.testing.assert_close(unexplained_variance(off_in_one_column, target), torch.tensor(0.25))  # (0 + 25/50) / 2
+
+
+def test_wcrl_reconstruction_starts_at_the_freeze_and_decodes_real_valued_modalities_only():
+    context = MethodContext([4, 192], [2, 2], 8, 1, 0.3, encoder_kinds=["mlp", "cnn"], steps=100, lr=0.003)
+    torch.manual_seed(0)
+    model = build_method("wcrl", context, {"frozen_reconstruction_weight": 2.0})
+    assert list(model.decoders) == ["0"]  # the image modality has no decoder
+    assert not build_method("wcrl", context, {}).decoders  # off by default
+    observations = [torch.randn(16, 4), torch.randint(0, 256, (16, 192)).float()]
+    before = model.training_loss(observations, 0.0)
+    before.backward()
+    assert all(p.grad is None for p in model.decoders.parameters())  # not during the search
+    model.structure.freeze_plans()
+    encodings = model(observations)
+    reconstruction = unexplained_variance(model.decoders["0"](encodings[0]), observations[0])
+    expected = model.loss(encodings, 0.9) + 2.0 * reconstruction
+    after = model.training_loss(observations, 0.9)
+    torch.testing.assert_close(after, expected)
+    after.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoders.parameters())
 
 
 def test_the_trainer_restarts_adam_when_a_method_resets_its_parameters(tmp_path, monkeypatch):

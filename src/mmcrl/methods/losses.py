@@ -67,3 +67,11 @@ def uniformity(u: torch.Tensor, t: float = 1.0) -> torch.Tensor:
     diagonal = torch.eye(n, dtype=torch.bool, device=u.device)
     scores = (-t * squared_distance).masked_fill(diagonal, float("-inf"))
     return torch.logsumexp(scores.flatten(), dim=0) - math.log(n * (n - 1))
+
+
+def unexplained_variance(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(1/d) Σ_j E_k (x̂_kj − x_kj)² / Var_k x_kj over the d columns of a B × d batch: the mean fraction of each
+    column's variance (in the batch) that the prediction leaves unexplained, 1 − R² averaged over columns; 0 for a
+    perfect prediction, 1 for the column means. A constant column counts as explained (its variance is floored)."""
+    squared_error = (prediction - target).square().mean(dim=0)
+    return (squared_error / target.var(dim=0, unbiased=False).clamp_min(1e-8)).mean()

@@ -6,9 +6,12 @@ import copy
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from mmcrl.methods.base import ContrastiveMethod, MethodContext
+from mmcrl.methods.losses import unexplained_variance
 from mmcrl.models.correspondence import Correspondence
+from mmcrl.models.encoders import mlp_encoder
 from mmcrl.models.wasserstein import STRUCTURE_DEFAULTS, StructureModule
 
 
@@ -16,14 +19,20 @@ class WCRL(ContrastiveMethod):
     """For every pair of modalities (a, b), the structure module's partial OT plan W_ab decides which coordinates
     are the same latent, and the correspondence-weighted InfoNCE aligns exactly those (signs s = sign corr):
 
-    L = Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m))   (λ_frozen once the plan is frozen),
+    L = Σ_{a<b} InfoNCE_{W_ab, s_ab}(f_a(x_a), f_b(x_b)) + λ Σ_m U(f_m(x_m))   (λ_frozen once the plan is frozen)
+        [+ μ Σ_m (1 − R²)(g_m(f_m(x_m)), x_m)   once the plan is frozen, with ``frozen_reconstruction_weight`` μ > 0],
 
     with W_ab from :class:`mmcrl.models.wasserstein.StructureModule` (its options are this method's options) and U
     the uniformity term on batch-standardised encodings (λ = 0.3): InfoNCE rewards matching more coordinates, so
     without it a coordinate of each modality copies an already-matched shared latent and the copies get matched
     (docs/method.md); on standardised coordinates such a copy lowers the entropy U measures, so U opposes it. It is told
     only k_m, never the pattern or the number of shared latents. With ``refit_at_freeze`` (for long budgets) the
-    encoders restart from their initial weights when the plan freezes (:meth:`prepare_step`).
+    encoders restart from their initial weights when the plan freezes (:meth:`prepare_step`). With
+    ``frozen_reconstruction_weight`` μ > 0, once the plan is frozen an MLP decoder g_m per modality with real-valued
+    observations (``mlp`` encoder) predicts x_m from f_m(x_m), and μ times the unexplained variance is added
+    (:meth:`reconstruction`): the alignment then shapes the matched coordinates and the reconstruction makes the
+    unmatched ones carry what the modality's matched coordinates do not, its private latents (docs/method.md,
+    twentieth increment). During the search it would slow the alignment (fifth increment), so it starts at the freeze.
     """
 
     told = "nothing (learns the pattern)"
@@ -32,6 +41,7 @@ class WCRL(ContrastiveMethod):
         *ContrastiveMethod.option_names,
         "frozen_uniformity_weight",
         "refit_at_freeze",
+        "frozen_reconstruction_weight",
         *STRUCTURE_DEFAULTS,
     )
     default_uniformity_weight = 0.3
@@ -44,6 +54,16 @@ class WCRL(ContrastiveMethod):
         self.structure = StructureModule(context.latent_dims, structure_options, context.steps, context.lr)
         self.frozen_uniformity_weight = float(
             params.get("frozen_uniformity_weight", self.default_frozen_uniformity_weight)
+        )
+        self.reconstruction_weight = float(params.get("frozen_reconstruction_weight", 0.0))
+        self.decoders = nn.ModuleDict(
+            {
+                str(m): mlp_encoder(k, d, context.width, context.depth)
+                for m, (d, k) in enumerate(zip(context.observed_dims, context.latent_dims, strict=True))
+                if context.encoder_kind(m) == "mlp"
+            }
+            if self.reconstruction_weight > 0
+            else {}
         )
         self.refit_at_freeze = bool(params.get("refit_at_freeze", False))
         self.initial_encoders = copy.deepcopy(self.encoders.state_dict()) if self.refit_at_freeze else None
@@ -60,6 +80,21 @@ class WCRL(ContrastiveMethod):
             return False
         self.encoders.load_state_dict(self.initial_encoders)
         return True
+
+    def training_loss(self, observations: list[torch.Tensor], progress: float) -> torch.Tensor:
+        encodings = self(observations)
+        total = self.loss(encodings, progress)
+        if self.decoders and self.structure.frozen:
+            total = total + self.reconstruction_weight * self.reconstruction(encodings, observations)
+        return total
+
+    def reconstruction(self, encodings: list[torch.Tensor], observations: list[torch.Tensor]) -> torch.Tensor:
+        """Σ_m (1 − R²) of x_m predicted by the decoder g_m from f_m(x_m), over the modalities that have a decoder
+        (:func:`mmcrl.methods.losses.unexplained_variance`)."""
+        return sum(
+            unexplained_variance(decoder(encodings[int(m)]), observations[int(m)].float())
+            for m, decoder in self.decoders.items()
+        )
 
     def current_uniformity_weight(self) -> float:
         """λ while the plan is learned; ``frozen_uniformity_weight`` (λ_frozen = 0.03) once it is frozen, when no copy

@@ -532,7 +532,6 @@ class StructureModule(nn.Module):
 
         return pairwise_alignment(encodings, self.pairs, self(encodings, progress), tau)
 
-    @torch.no_grad()
     def freeze_if_due(self, progress: float) -> bool:
         """In training, freeze the plans (:meth:`freeze_plans`) once ``progress`` reaches the freeze; True when they
         were frozen by this call."""
@@ -541,6 +540,7 @@ class StructureModule(nn.Module):
             return True
         return False
 
+    @torch.no_grad()
     def freeze_plans(self) -> None:
         """Fix every W_ab to the exact partial matching of the running correlations with dustbin cost
         1 − ``freeze_min_correlation`` (c_1 when that is None; no dustbin with ``dustbin`` off), and its signs to
